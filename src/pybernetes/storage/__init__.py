@@ -1,0 +1,70 @@
+"""Storage: a revisioned key-value store with etcd's semantics.
+
+``open_storage("sqlite", data_dir=...)`` opens the embedded backend; the
+contract lives in :mod:`pybernetes.storage.interface`. Error mapping for the
+apiserver: NotFound → 404, AlreadyExists → 409 AlreadyExists, Conflict → 409
+Conflict, Compacted (and its subclass WatchExpired) → 410 Expired,
+FutureRevision → 504 Timeout ("Too large resource version"), any other
+StorageError → 500.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .compactor import Compactor, start_compactor
+from .interface import (
+    AlreadyExists,
+    Compacted,
+    Conflict,
+    FutureRevision,
+    KeyValue,
+    ListResult,
+    NotFound,
+    Storage,
+    StorageError,
+    Watch,
+    WatchEvent,
+)
+from .watch_hub import WatchExpired
+
+__all__ = [
+    "AlreadyExists",
+    "Compacted",
+    "Compactor",
+    "Conflict",
+    "FutureRevision",
+    "KeyValue",
+    "ListResult",
+    "NotFound",
+    "Storage",
+    "StorageError",
+    "Watch",
+    "WatchEvent",
+    "WatchExpired",
+    "open_storage",
+    "start_compactor",
+]
+
+SQLITE_FILENAME = "pybernetes.db"
+
+
+def open_storage(kind: str, *, data_dir: str, **opts: Any) -> Storage:
+    """Open a storage backend.
+
+    ``"sqlite"``: ``DATA_DIR/pybernetes.db`` (the directory is created);
+    ``opts`` are :class:`~pybernetes.storage.sqlite.SQLiteConfig` fields.
+    Opening does blocking file I/O once; call it at startup (or via
+    ``asyncio.to_thread``).
+    """
+    if kind == "sqlite":
+        from .sqlite import SQLiteConfig, SQLiteStorage
+
+        os.makedirs(data_dir, exist_ok=True)
+        return SQLiteStorage(os.path.join(data_dir, SQLITE_FILENAME), config=SQLiteConfig(**opts))
+    if kind == "etcd":
+        raise NotImplementedError(
+            "the etcd storage backend is not implemented yet; use kind='sqlite'"
+        )
+    raise ValueError(f"unknown storage kind {kind!r} (expected 'sqlite' or 'etcd')")
