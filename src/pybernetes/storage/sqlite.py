@@ -150,7 +150,9 @@ class SQLiteStorage(Storage):
         try:
             writer = self._connect()
             writer.executescript(_SCHEMA)
-            (base,) = writer.execute("SELECT value FROM meta WHERE name = 'base_revision'").fetchone()
+            (base,) = writer.execute(
+                "SELECT value FROM meta WHERE name = 'base_revision'"
+            ).fetchone()
             (compacted,) = writer.execute(
                 "SELECT value FROM meta WHERE name = 'compact_revision'"
             ).fetchone()
