@@ -130,7 +130,10 @@ class BatchThreads(Generic[S]):
                     stop = True
                     break
                 batch.append(item)
-            outcomes, before = self._run_batch(state, batch)
+            try:
+                outcomes, before = self._run_batch(state, batch)
+            except Exception as exc:  # a bug must not leave callers waiting forever
+                outcomes, before = [(job.future, None, exc) for job in batch], None
             _deliver(outcomes, before)
             if stop:
                 return

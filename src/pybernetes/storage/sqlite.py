@@ -76,17 +76,18 @@ _SQL_INSERT = (
     "INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, old_value)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# Live keys under [lo, hi) at a revision, in key order.
-_SQL_LIST = (
-    "SELECT kv.name, kv.value, kv.create_revision, kv.id FROM"
-    " (SELECT MAX(id) AS mid FROM kv WHERE name >= ? AND name < ? AND id <= ? GROUP BY name) AS m"
-    " JOIN kv ON kv.id = m.mid WHERE kv.deleted = 0 ORDER BY kv.name LIMIT ?"
+# Live keys under [lo, hi) at a revision, in key order: (name, id of the latest row).
+# MAX() makes the bare column ``deleted`` come from the latest row (documented SQLite
+# behaviour), so the covering index answers this alone and LIMIT stops the scan early.
+_SQL_LIST_HEADS = (
+    "SELECT name, MAX(id), deleted FROM kv WHERE name >= ? AND name < ? AND id <= ?"
+    " GROUP BY name HAVING deleted = 0 ORDER BY name LIMIT ?"
 )
 _SQL_COUNT = (
-    "SELECT COUNT(*) FROM"
-    " (SELECT MAX(id) AS mid FROM kv WHERE name >= ? AND name < ? GROUP BY name) AS m"
-    " JOIN kv ON kv.id = m.mid WHERE kv.deleted = 0"
+    "SELECT COUNT(*) FROM (SELECT MAX(id), deleted FROM kv"
+    " WHERE name >= ? AND name < ? GROUP BY name HAVING deleted = 0)"
 )
+_FETCH_CHUNK = 500  # ids per "WHERE id IN (...)" (stays under SQLite's variable limit)
 _SQL_HISTORY = (
     "SELECT id, name, deleted, create_revision, value, old_value FROM kv"
     " WHERE id >= ? AND id <= ? AND name >= ? AND name < ? ORDER BY id LIMIT ?"
@@ -131,6 +132,7 @@ class SQLiteConfig:
     compact_batch: int = 1_000  # revisions per compaction step (keeps writer stalls short)
     synchronous: str = "FULL"  # FULL: durable across power loss; NORMAL: across kill -9
     busy_timeout_ms: int = 10_000
+    cache_mb: int = 32  # page cache per connection (reads of big lists stay in memory)
 
 
 class SQLiteStorage(Storage):
@@ -186,6 +188,7 @@ class SQLiteStorage(Storage):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self.config.synchronous.upper()}")
         conn.execute("PRAGMA journal_size_limit = 67108864")  # trim the WAL after checkpoints
+        conn.execute(f"PRAGMA cache_size = -{int(self.config.cache_mb) * 1024}")
         if readonly:
             conn.execute("PRAGMA query_only = 1")
         return conn
@@ -491,7 +494,22 @@ def _r_latest(conn: sqlite3.Connection, key: str, rev: int) -> tuple[Any, ...] |
 
 
 def _r_list(conn: sqlite3.Connection, lo: str, hi: str, rev: int, limit: int) -> list[Any]:
-    return conn.execute(_SQL_LIST, (lo, hi, rev, limit)).fetchall()
+    # Two steps in one read transaction: pick the rows from the index, then fetch them
+    # (one joined query would sort every value through a temporary B-tree).
+    conn.execute("BEGIN")
+    try:
+        heads = conn.execute(_SQL_LIST_HEADS, (lo, hi, rev, limit)).fetchall()
+        rows: list[Any] = []
+        for i in range(0, len(heads), _FETCH_CHUNK):
+            ids = [head[1] for head in heads[i : i + _FETCH_CHUNK]]
+            marks = ",".join("?" * len(ids))
+            rows += conn.execute(
+                f"SELECT name, value, create_revision, id FROM kv WHERE id IN ({marks})", ids
+            ).fetchall()
+    finally:
+        conn.execute("COMMIT")
+    rows.sort()
+    return rows
 
 
 def _r_count(conn: sqlite3.Connection, lo: str, hi: str) -> int:
