@@ -313,6 +313,58 @@ class StorageConformance:
         written = sorted(r for revs in await writers for r in revs)
         assert [e.revision for e in got] == written
 
+    async def test_watch_events_rebuild_the_listed_state(self, store: Storage, ns: str) -> None:
+        """Folding a watch over concurrent creates/updates/deletes gives the final list."""
+        start = await store.current_revision() + 1
+        watch = store.watch(ns, start_revision=start)
+
+        async def churn(worker: int) -> None:
+            for i in range(20):
+                key = f"{ns}{(worker * 7 + i) % 10}"
+                try:
+                    kv = await store.get(key)
+                    if i % 3 == 0:
+                        await store.delete(key, expected_revision=kv.mod_revision)
+                    else:
+                        await store.update(key, b"%d" % i, expected_revision=kv.mod_revision)
+                except NotFound:
+                    try:
+                        await store.create(key, b"new")
+                    except AlreadyExists:
+                        pass
+                except Conflict:
+                    pass
+
+        try:
+            await asyncio.gather(*(churn(w) for w in range(8)))
+            final = await store.list(ns)
+            state: dict[str, bytes] = {}
+            last = start - 1
+            while last < final.revision:
+                (ev,) = await collect(watch, 1)
+                assert ev.revision > last
+                last = ev.revision
+                if ev.type == "DELETE":
+                    assert state.pop(ev.key) == ev.prev_value
+                else:
+                    assert state.get(ev.key) == ev.prev_value
+                    assert ev.is_create == (ev.key not in state)
+                    assert ev.value is not None
+                    state[ev.key] = ev.value
+        finally:
+            await watch.close()
+        assert state == {kv.key: kv.value for kv in final.items}
+
+    async def test_watch_from_a_future_revision_waits_for_it(self, store: Storage, ns: str) -> None:
+        start = await store.current_revision() + 3
+        watch = store.watch(ns, start_revision=start)
+        try:
+            revs = [(await store.create(ns + str(i), b"")).mod_revision for i in range(5)]
+            events = await collect(watch, 1)
+        finally:
+            await watch.close()
+        assert events[0].revision == min(r for r in revs if r >= start)
+
     async def test_watch_sees_only_its_prefix(self, store: Storage, ns: str) -> None:
         start = await store.current_revision() + 1
         watch = store.watch(ns + "a/", start_revision=start)

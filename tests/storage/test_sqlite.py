@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pybernetes.storage import StorageError, WatchExpired, open_storage
+from pybernetes.storage import Compacted, StorageError, WatchExpired, open_storage
 from pybernetes.storage.sqlite import SQLiteConfig, SQLiteStorage
 from tests.storage.conformance import StorageConformance, collect, ns  # noqa: F401  (fixture)
 
@@ -219,5 +219,29 @@ async def test_watch_replay_spans_many_pages(tmp_path):
         finally:
             await watch.close()
         assert [e.key for e in events] == [f"/h/{i}" for i in range(2500)]
+    finally:
+        await store.close()
+
+
+async def test_compaction_during_replay_fails_the_watch_instead_of_skipping(tmp_path):
+    store = SQLiteStorage(str(tmp_path / "db"))
+    try:
+        kv = first = await store.create("/z/a", b"0")
+        for i in range(1, 2500):
+            kv = await store.update("/z/a", b"%d" % i, expected_revision=kv.mod_revision)
+        watch = store.watch("/z/", start_revision=first.mod_revision)
+        try:
+            (ev,) = await collect(watch, 1)
+            assert ev.revision == first.mod_revision
+            await store.compact(kv.mod_revision)
+            delivered = [ev.revision]
+            with pytest.raises(Compacted):
+                while True:
+                    ev = await asyncio.wait_for(watch.__anext__(), GUARD)
+                    delivered.append(ev.revision)
+            # Whatever came before the error was gapless.
+            assert delivered == list(range(first.mod_revision, first.mod_revision + len(delivered)))
+        finally:
+            await watch.close()
     finally:
         await store.close()
