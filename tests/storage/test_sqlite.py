@@ -245,3 +245,12 @@ async def test_compaction_during_replay_fails_the_watch_instead_of_skipping(tmp_
             await watch.close()
     finally:
         await store.close()
+
+
+def test_open_storage_kinds(tmp_path):
+    with pytest.raises(NotImplementedError, match="etcd"):
+        open_storage("etcd", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="unknown storage kind"):
+        open_storage("redis", data_dir=str(tmp_path))
+    with pytest.raises(TypeError):
+        open_storage("sqlite", data_dir=str(tmp_path), no_such_option=1)

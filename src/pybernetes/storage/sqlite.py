@@ -256,6 +256,8 @@ class SQLiteStorage(Storage):
             )
         except sqlite3.IntegrityError as exc:  # the CAS index: someone else wrote first
             raise Conflict(f"concurrent write to {key!r}", key=key) from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite write of {key!r} failed: {exc}", key=key) from exc
         self._last_id = rev
         return rev
 
@@ -401,6 +403,8 @@ class SQLiteStorage(Storage):
         return await self._readers.submit(_r_count, prefix, prefix_end(prefix))
 
     def watch(self, prefix: str, *, start_revision: int) -> Watch:
+        """See :class:`~.watch_hub.HubWatch`: ``start_revision=0`` means "from now";
+        a future start revision waits for it; a lagging watcher gets WatchExpired."""
         return HubWatch(
             self._hub,
             prefix,
