@@ -421,7 +421,17 @@ class StorageConformance:
         # Writes go on normally, including re-creating a deleted key.
         again = await store.create(ns + "gone", b"again")
         assert again.create_revision > b.mod_revision
-        await store.update(ns + "a", b"4", expected_revision=v3.mod_revision)
+        v4 = await store.update(ns + "a", b"4", expected_revision=v3.mod_revision)
+        watch = store.watch(ns, start_revision=v3.mod_revision + 1)
+        try:
+            events = await collect(watch, 3)
+        finally:
+            await watch.close()
+        assert [(e.key, e.value, e.prev_value, e.revision) for e in events] == [
+            (ns + "b", b"B", None, b.mod_revision),
+            (ns + "gone", b"again", None, again.mod_revision),
+            (ns + "a", b"4", b"3", v4.mod_revision),
+        ]
 
     async def test_compact_twice_and_to_the_future(self, store: Storage, ns: str) -> None:
         kv = await store.create(ns + "a", b"")

@@ -3,9 +3,11 @@
 One table ``kv`` is an append-only log: every write INSERTs a row whose ``id``
 is the new global revision. A row records the key (``name``), whether it
 created or deleted the key, the key's ``create_revision``, the id of the row
-it supersedes (``prev_revision``), the new value and the value it replaced
-(``old_value``, carried to watchers). ``UNIQUE(name, prev_revision)`` is the
-compare-and-swap: two writes based on the same row cannot both commit.
+it supersedes (``prev_revision``) and the new value (NULL for a delete).
+``UNIQUE(name, prev_revision)`` is the compare-and-swap: two writes based on
+the same row cannot both commit. Unlike kine there is no ``old_value`` copy:
+watch replay joins the superseded row, which compaction keeps for as long as
+the superseding event is above the compacted revision (half the bytes written).
 
 Threads: every SQLite call runs off the event loop. One writer thread drains
 a queue and commits many writes in ONE transaction (group commit: one fsync),
@@ -58,8 +60,7 @@ CREATE TABLE IF NOT EXISTS kv (
     deleted INTEGER NOT NULL,
     create_revision INTEGER NOT NULL,
     prev_revision INTEGER NOT NULL,
-    value BLOB,
-    old_value BLOB
+    value BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS kv_name_prev_revision ON kv (name, prev_revision);
 CREATE INDEX IF NOT EXISTS kv_name_id ON kv (name, id, deleted);
@@ -73,8 +74,8 @@ _SQL_LATEST = (
     " WHERE name = ? AND id <= ? ORDER BY id DESC LIMIT 1"
 )
 _SQL_INSERT = (
-    "INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, old_value)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 # Live keys under [lo, hi) at a revision, in key order: (name, id of the latest row).
 # MAX() makes the bare column ``deleted`` come from the latest row (documented SQLite
@@ -88,9 +89,14 @@ _SQL_COUNT = (
     " WHERE name >= ? AND name < ? GROUP BY name HAVING deleted = 0)"
 )
 _FETCH_CHUNK = 500  # ids per "WHERE id IN (...)" (stays under SQLite's variable limit)
+# Events in [lo, hi] under [lo_key, hi_key). The previous value comes from the row
+# each one superseded: compaction keeps every row whose successor is above the
+# compacted revision, and only such events are ever replayed.
 _SQL_HISTORY = (
-    "SELECT id, name, deleted, create_revision, value, old_value FROM kv"
-    " WHERE id >= ? AND id <= ? AND name >= ? AND name < ? ORDER BY id LIMIT ?"
+    "SELECT kv.id, kv.name, kv.deleted, kv.create_revision, kv.value,"
+    " CASE WHEN kv.created THEN NULL ELSE prev.value END"
+    " FROM kv LEFT JOIN kv AS prev ON prev.id = kv.prev_revision"
+    " WHERE kv.id >= ? AND kv.id <= ? AND kv.name >= ? AND kv.name < ? ORDER BY kv.id LIMIT ?"
 )
 # Compaction, per id range [lo, hi) of successor rows: delete the rows they superseded,
 # then delete markers (after their predecessors, whose pointer they carry).
@@ -237,7 +243,6 @@ class SQLiteStorage(Storage):
         create_revision: int,
         prev_revision: int,
         value: bytes | None,
-        old_value: bytes | None,
     ) -> int:
         rev = self._last_id + 1
         try:
@@ -251,7 +256,6 @@ class SQLiteStorage(Storage):
                     create_revision or rev,
                     prev_revision,
                     value,
-                    old_value,
                 ),
             )
         except sqlite3.IntegrityError as exc:  # the CAS index: someone else wrote first
@@ -273,7 +277,6 @@ class SQLiteStorage(Storage):
             create_revision=0,
             prev_revision=row[0] if row else 0,
             value=value,
-            old_value=None,
         )
         return _Written(
             KeyValue(key, value, rev, rev), WatchEvent("PUT", key, value, None, rev, rev)
@@ -297,7 +300,6 @@ class SQLiteStorage(Storage):
             create_revision=row[1],
             prev_revision=row[0],
             value=value,
-            old_value=row[3],
         )
         return _Written(
             KeyValue(key, value, row[1], rev), WatchEvent("PUT", key, value, row[3], rev, row[1])
@@ -319,7 +321,6 @@ class SQLiteStorage(Storage):
             create_revision=row[1],
             prev_revision=row[0],
             value=None,
-            old_value=row[3],
         )
         return _Written(
             (rev, KeyValue(key, row[3], row[1], row[0])),
