@@ -135,7 +135,7 @@ class SQLiteConfig:
     readers: int = 2  # reader threads (each with its own connection)
     max_write_batch: int = 512  # writes per transaction (group commit)
     watch_buffer: int = 10_000  # live events a watcher may lag before WatchExpired
-    compact_batch: int = 1_000  # revisions per compaction step (keeps writer stalls short)
+    compact_batch: int = 250  # revisions per compaction step (keeps writer stalls short)
     synchronous: str = "FULL"  # FULL: durable across power loss; NORMAL: across kill -9
     busy_timeout_ms: int = 10_000
     cache_mb: int = 32  # page cache per connection (reads of big lists stay in memory)
