@@ -16,14 +16,20 @@ extensions Kubernetes gives them. kubectl relies on two things here:
 operation for the kind lists a ``fieldValidation`` query parameter.
 
 Documents are built lazily, once, and kept serialized (orjson) with their
-hash, because kubectl fetches them often. ``/openapi/v2`` is deliberately not
-served: kubectl asks for it as protobuf and a 404 makes it fall back to v3.
+hash, because kubectl fetches them often.
+
+``/openapi/v2`` is only ever asked for as protobuf (never serve JSON there).
+kubectl 1.32 manages without it, but kubectl 1.27 fetches it before
+``explain`` and before any ``--validate=strict`` create/apply and gives up on
+a 404, so ``openapi_v2_protobuf()`` encodes the definitions (no paths: kubectl
+reads only ``definitions`` from v2) as gnostic's ``openapi.v2.Document``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -44,6 +50,8 @@ __all__ = [
     "openapi_v3_index_document",
     "openapi_v3_document",
     "openapi_v3_serialized",
+    "OPENAPI_V2_PROTOBUF",
+    "openapi_v2_protobuf",
 ]
 
 KUBERNETES_VERSION = "v1.32.0"
@@ -98,7 +106,14 @@ def _convert(node: dict) -> dict:
             elif types:
                 out["type"] = types
         elif key == "$ref" and isinstance(value, str) and value.startswith(_REF_PREFIX):
-            out["$ref"] = _COMPONENT_PREFIX + value[len(_REF_PREFIX):]
+            ref = _COMPONENT_PREFIX + value[len(_REF_PREFIX):]
+            # A $ref with siblings (a field's own description) is wrapped in
+            # allOf, as Kubernetes publishes it: OpenAPI 3.0 readers, kubectl
+            # explain among them, ignore everything beside a bare $ref.
+            if len(node) > 1:
+                out["allOf"] = [{"$ref": ref}]
+            else:
+                out["$ref"] = ref
         elif key == "properties" and isinstance(value, dict):
             out["properties"] = {name: _convert(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
@@ -535,18 +550,17 @@ def _build_document(group: str, version: str) -> dict | None:
 
 @dataclass(frozen=True, slots=True)
 class OpenAPIDocument:
-    """A serialized document: ``body`` (JSON bytes), ``hash`` (uppercase hex
-    SHA-512 of the body, as in the index's ``?hash=``) and ``etag`` (the
-    quoted hash, for ETag/If-None-Match)."""
+    """A serialized document: ``body``, ``hash`` (uppercase hex SHA-512 of the
+    body, as in the index's ``?hash=``), ``etag`` (the quoted hash, for
+    ETag/If-None-Match) and the ``content_type`` to answer with."""
 
     body: bytes
     hash: str
+    content_type: str = "application/json"
 
     @property
     def etag(self) -> str:
         return f'"{self.hash}"'
-
-    content_type = "application/json"
 
 
 _lock = threading.Lock()
@@ -606,3 +620,128 @@ def openapi_v3_index() -> dict:
 def openapi_v3_index_document() -> OpenAPIDocument:
     """The index, serialized with its hash (for ETag handling)."""
     return _serialize(openapi_v3_index())
+
+
+# --------------------------------------------------------------------------- v2 (protobuf)
+
+# Clients ask for "...spec.v2@v1.0+protobuf"; the answer's Content-Type must be
+# the dotted form, since "@" is not a valid media-type character and client-go
+# rejects the response otherwise.
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # negative int64 as two's complement, like protobuf
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field_bytes(num: int, data: bytes) -> bytes:
+    return _varint(num << 3 | 2) + _varint(len(data)) + data
+
+
+def _field_str(num: int, value: str) -> bytes:
+    return _field_bytes(num, value.encode())
+
+
+def _field_varint(num: int, value: int) -> bytes:
+    return _varint(num << 3) + _varint(int(value))
+
+
+def _field_double(num: int, value: float) -> bytes:
+    return _varint(num << 3 | 1) + struct.pack("<d", float(value))
+
+
+def _yaml_any(value: object) -> bytes:
+    """gnostic ``Any`` holding ``value`` as YAML text (JSON is valid YAML)."""
+    return _field_str(2, orjson.dumps(value).decode())
+
+
+# gnostic openapi.v2.Schema field numbers for scalar keywords.
+_V2_STRINGS = {"format": 2, "title": 3, "description": 4, "pattern": 13}
+_V2_DOUBLES = {"multipleOf": 6, "maximum": 7, "minimum": 9}
+_V2_BOOLS = {"exclusiveMaximum": 8, "exclusiveMinimum": 10, "uniqueItems": 16, "readOnly": 27}
+_V2_INTS = {"maxLength": 11, "minLength": 12, "maxItems": 14, "minItems": 15,
+            "maxProperties": 17, "minProperties": 18}
+
+
+def _v2_schema(node: dict, *, drop_enum: bool = False) -> bytes:
+    """Encode one JSON Schema node (source form) as an openapi.v2.Schema message."""
+    parts: list[tuple[int, bytes]] = []
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        parts.append((1, _field_str(1, "#/definitions/" + ref.removeprefix(_REF_PREFIX))))
+    for key, value in node.items():
+        if key in _V2_STRINGS and isinstance(value, str):
+            parts.append((_V2_STRINGS[key], _field_str(_V2_STRINGS[key], value)))
+        elif key in _V2_DOUBLES and isinstance(value, int | float):
+            parts.append((_V2_DOUBLES[key], _field_double(_V2_DOUBLES[key], value)))
+        elif key in _V2_BOOLS and isinstance(value, bool):
+            if value:
+                parts.append((_V2_BOOLS[key], _field_varint(_V2_BOOLS[key], 1)))
+        elif key in _V2_INTS and isinstance(value, int):
+            parts.append((_V2_INTS[key], _field_varint(_V2_INTS[key], value)))
+        elif key == "default":
+            parts.append((5, _field_bytes(5, _yaml_any(value))))
+        elif key == "required" and isinstance(value, list):
+            parts.extend((19, _field_str(19, str(v))) for v in value)
+        elif key == "enum" and isinstance(value, list) and not drop_enum:
+            parts.extend((20, _field_bytes(20, _yaml_any(v))) for v in value)
+        elif key == "additionalProperties":
+            inner = _field_bytes(1, _v2_schema(value)) if isinstance(value, dict) else \
+                _field_varint(2, bool(value))
+            parts.append((21, _field_bytes(21, inner)))
+        elif key == "type":
+            types = [t for t in (value if isinstance(value, list) else [value]) if t != "null"]
+            if types:
+                parts.append((22, _field_bytes(22, b"".join(_field_str(1, t) for t in types[:1]))))
+        elif key == "items" and isinstance(value, dict):
+            parts.append((23, _field_bytes(23, _field_bytes(1, _v2_schema(value)))))
+        elif key == "allOf" and isinstance(value, list):
+            parts.extend((24, _field_bytes(24, _v2_schema(s))) for s in value if isinstance(s, dict))
+        elif key == "properties" and isinstance(value, dict):
+            named = b"".join(
+                _field_bytes(1, _field_str(1, name) + _field_bytes(
+                    2, _v2_schema(sub, drop_enum=name in ("apiVersion", "kind"))))
+                for name, sub in value.items() if isinstance(sub, dict)
+            )
+            parts.append((25, _field_bytes(25, named)))
+        elif key.startswith("x-"):
+            parts.append((31, _field_bytes(31, _field_str(1, key) + _field_bytes(2, _yaml_any(value)))))
+    parts.sort(key=lambda p: p[0])  # canonical field order; stable within repeated fields
+    return b"".join(data for _, data in parts)
+
+
+def _v2_definition(name: str, node: dict) -> dict:
+    """The v2 shape Kubernetes publishes for the two oneOf types."""
+    if name == _INT_OR_STRING:
+        return {"description": _convert_definition(name, node)["description"],
+                "format": "int-or-string", "type": "string"}
+    if name == _QUANTITY:
+        return {"description": _convert_definition(name, node)["description"], "type": "string"}
+    return node
+
+
+@cache
+def openapi_v2_protobuf() -> OpenAPIDocument:
+    """``GET /openapi/v2`` as gnostic ``openapi.v2.Document`` protobuf (all definitions).
+
+    Answer with ``content_type`` (``OPENAPI_V2_PROTOBUF``) when the client's
+    Accept names ``application/com.github.proto-openapi.spec.v2@v1.0+protobuf``,
+    and 404 to a JSON request.
+    """
+    defs = b"".join(
+        _field_bytes(1, _field_str(1, name) + _field_bytes(2, _v2_schema(_v2_definition(name, node))))
+        for name, node in sorted(load_definitions().items())
+    )
+    info = _field_str(1, "Kubernetes") + _field_str(2, KUBERNETES_VERSION)
+    body = (_field_str(1, "2.0") + _field_bytes(2, info) + _field_bytes(8, b"")
+            + _field_bytes(9, defs))
+    return OpenAPIDocument(body, hashlib.sha512(body).hexdigest().upper(), OPENAPI_V2_PROTOBUF)

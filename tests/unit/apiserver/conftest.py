@@ -38,6 +38,7 @@ class FakeServer:
     objects: list[dict] = field(default_factory=list)
     accepts: list[tuple[str, str]] = field(default_factory=list)
     aggregated: bool = True  # False: serve only legacy discovery
+    serve_v2: bool = True  # False: /openapi/v2 answers 404
 
 
 def _make_app(state: FakeServer) -> web.Application:
@@ -91,6 +92,13 @@ def _make_app(state: FakeServer) -> web.Application:
             return web.Response(status=404)
         return web.Response(body=doc.body, headers={"Content-Type": "application/json", "ETag": doc.etag})
 
+    async def openapi_v2(request):
+        await record(request)
+        if not state.serve_v2 or "protobuf" not in request.headers.get("Accept", ""):
+            return web.Response(status=404)
+        doc = openapi.openapi_v2_protobuf()
+        return web.Response(body=doc.body, headers={"Content-Type": doc.content_type, "ETag": doc.etag})
+
     async def create(request):
         body = await request.json()
         state.requests.append((request.method, request.path_qs, body))
@@ -117,6 +125,7 @@ def _make_app(state: FakeServer) -> web.Application:
     app.router.add_get("/api/{version}", core_version)
     app.router.add_get("/apis/{group}", group)
     app.router.add_get("/apis/{group}/{version}", group_version)
+    app.router.add_get("/openapi/v2", openapi_v2)
     app.router.add_get("/openapi/v3", openapi_index)
     app.router.add_get("/openapi/v3/{path:.+}", openapi_gv)
     app.router.add_post("/api/v1/namespaces/{ns}/{plural}", create)

@@ -10,6 +10,9 @@ import pytest
 
 from pybernetes.api.resources import RESOURCES
 from pybernetes.apiserver.openapi import (
+    OPENAPI_V2_PROTOBUF,
+    load_definitions,
+    openapi_v2_protobuf,
     openapi_v3_document,
     openapi_v3_index,
     openapi_v3_index_document,
@@ -78,6 +81,11 @@ def test_schemas_keep_kubernetes_extensions(core):
     assert pod["properties"]["apiVersion"] == {
         "description": pod["properties"]["apiVersion"]["description"], "type": "string"}
     assert "enum" not in pod["properties"]["kind"]
+    # A $ref with its own description is wrapped in allOf, as Kubernetes publishes it.
+    target_port = schemas["io.k8s.api.core.v1.ServicePort"]["properties"]["targetPort"]
+    assert target_port["allOf"] == [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}]
+    assert target_port["description"].startswith("Number or name of the port")
+    assert "$ref" not in target_port
     containers = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
     assert containers["x-kubernetes-patch-merge-key"] == "name"
     assert containers["x-kubernetes-patch-strategy"] == "merge"
@@ -180,28 +188,36 @@ def test_group_document_ids():
 # ---------------------------------------------------------------- real kubectl
 
 
-async def test_kubectl_explain_containers(kubectl):
-    rc, out, err = await kubectl("explain", "pods.spec.containers")
+VERSIONS = pytest.mark.parametrize("version", ["1.32", "1.27"])
+
+
+@VERSIONS
+async def test_kubectl_explain_containers(kubectl, version):
+    rc, out, err = await kubectl("explain", "pods.spec.containers", version=version)
     assert rc == 0, err
     assert "KIND:       Pod" in out and "FIELD: containers <[]Container>" in out
+    assert "List of containers belonging to the pod." in out
     assert "imagePullPolicy\t<string>" in out and "ports\t<[]ContainerPort>" in out
     assert "name\t<string> -required-" in out
 
 
-async def test_kubectl_explain_int_or_string_and_group(kubectl):
-    rc, out, err = await kubectl("explain", "services.spec.ports.targetPort")
+@VERSIONS
+async def test_kubectl_explain_int_or_string_and_group(kubectl, version):
+    rc, out, err = await kubectl("explain", "services.spec.ports.targetPort", version=version)
     assert rc == 0, err
     assert "FIELD: targetPort <IntOrString>" in out
-    rc, out, err = await kubectl("explain", "leases.spec")
+    assert "Number or name of the port to access on the pods" in out  # the field's own description
+    rc, out, err = await kubectl("explain", "leases.spec", version=version)
     assert rc == 0, err
-    assert "GROUP:      coordination.k8s.io" in out and "holderIdentity\t<string>" in out
+    assert "coordination.k8s.io" in out and "holderIdentity\t<string>" in out
 
 
-async def test_kubectl_strict_validation_sends_field_validation(kubectl, fake_server, tmp_path):
+@VERSIONS
+async def test_kubectl_strict_validation_sends_field_validation(kubectl, fake_server, tmp_path, version):
     manifest = tmp_path / "pod.yaml"
     manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\nspec:\n"
                         "  containers:\n  - name: c\n    image: busybox\n")
-    rc, out, err = await kubectl("create", "-f", str(manifest), "--validate=strict")
+    rc, out, err = await kubectl("create", "-f", str(manifest), "--validate=strict", version=version)
     assert rc == 0, err
     assert out.strip() == "pod/p1 created"
     [(method, path, body)] = fake_server.requests
@@ -227,3 +243,73 @@ async def test_kubectl_get_prints_server_table(kubectl, fake_server, tmp_path):
         "10.0.0.7", "n1", "<none>", "<none>", "app=web"]
     rc, out, err = await kubectl("get", "pods")
     assert out.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+
+
+async def test_kubectl_127_needs_openapi_v2(kubectl, fake_server, tmp_path):
+    """Why /openapi/v2 is served: kubectl 1.27 fetches it first and gives up on a 404."""
+    fake_server.serve_v2 = False
+    rc, out, err = await kubectl("explain", "pods", version="1.27")
+    assert rc != 0 and "NotFound" in err
+    rc, out, err = await kubectl("explain", "pods", version="1.32")
+    assert rc == 0, err
+
+
+# ---------------------------------------------------------------- v2 protobuf
+
+
+def _decode(buf: bytes) -> list[tuple[int, int, object]]:
+    """Minimal protobuf wire decoder: [(field, wire type, int | bytes)]."""
+    out, i = [], 0
+
+    def varint() -> int:
+        nonlocal i
+        shift = result = 0
+        while True:
+            b = buf[i]
+            i += 1
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result
+
+    while i < len(buf):
+        key = varint()
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            out.append((num, wt, varint()))
+        elif wt == 1:
+            out.append((num, wt, buf[i:i + 8]))
+            i += 8
+        elif wt == 2:
+            n = varint()
+            out.append((num, wt, buf[i:i + n]))
+            i += n
+        else:
+            raise AssertionError(f"unexpected wire type {wt}")
+    assert i == len(buf)
+    return out
+
+
+def test_openapi_v2_protobuf_document():
+    doc = openapi_v2_protobuf()
+    assert doc.content_type == OPENAPI_V2_PROTOBUF and "@" not in doc.content_type
+    assert doc.hash == hashlib.sha512(doc.body).hexdigest().upper()
+    top = {num: value for num, _, value in _decode(doc.body)}
+    assert top[1] == b"2.0"
+    definitions = _decode(top[9])
+    named = {}
+    for num, _, entry in definitions:
+        assert num == 1
+        fields = {n: v for n, _, v in _decode(entry)}
+        named[fields[1].decode()] = fields[2]
+    assert set(named) == set(load_definitions())
+    pod = _decode(named["io.k8s.api.core.v1.Pod"])
+    extensions = [dict((n, v) for n, _, v in _decode(v)) for n, _, v in pod if n == 31]
+    gvk = [e for e in extensions if e[1] == b"x-kubernetes-group-version-kind"]
+    assert len(gvk) == 1
+    yaml_text = dict((n, v) for n, _, v in _decode(gvk[0][2]))[2]
+    assert json.loads(yaml_text) == [{"group": "", "kind": "Pod", "version": "v1"}]
+    types = [dict((n, v) for n, _, v in _decode(v)) for n, _, v in pod if n == 22]
+    assert types == [{1: b"object"}]
+    ios = {n: v for n, _, v in _decode(named["io.k8s.apimachinery.pkg.util.intstr.IntOrString"])}
+    assert ios[2] == b"int-or-string"
