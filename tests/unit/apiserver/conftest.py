@@ -39,6 +39,9 @@ class FakeServer:
     accepts: list[tuple[str, str]] = field(default_factory=list)
     aggregated: bool = True  # False: serve only legacy discovery
     serve_v2: bool = True  # False: /openapi/v2 answers 404
+    watch_events: list[tuple[str, dict]] = field(default_factory=list)
+    queries: list[dict] = field(default_factory=list)
+    watch_headers: bool = True  # column definitions on every watch event's Table
 
 
 def _make_app(state: FakeServer) -> web.Application:
@@ -110,7 +113,22 @@ def _make_app(state: FakeServer) -> web.Application:
     async def list_objects(request):
         await record(request)
         res = by_plural("", request.match_info["plural"])
-        items = [o for o in state.objects if o.get("kind") == res.kind]
+        state.queries.append(dict(request.query))
+        ns = request.match_info.get("ns")
+        items = [o for o in state.objects if o.get("kind") == res.kind
+                 and (ns is None or o["metadata"].get("namespace") == ns)]
+        if request.query.get("watch") in ("1", "true", "True"):
+            # Replay the queued events (each object as a one-row Table), then end the stream.
+            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await resp.prepare(request)
+            want_table = tables.negotiate_table(request.headers.get("Accept"))
+            for etype, obj in state.watch_events:
+                out = tables.to_table_row_event(
+                    res, obj, include_object=request.query.get("includeObject", ""),
+                    include_headers=state.watch_headers) if want_table else obj
+                await resp.write(orjson.dumps({"type": etype, "object": out}) + b"\n")
+            await resp.write_eof()
+            return resp
         if tables.negotiate_table(request.headers.get("Accept")):
             doc = tables.to_table(res, items, include_object=request.query.get("includeObject", ""),
                                   list_meta={"resourceVersion": "1"})
@@ -130,6 +148,7 @@ def _make_app(state: FakeServer) -> web.Application:
     app.router.add_get("/openapi/v3/{path:.+}", openapi_gv)
     app.router.add_post("/api/v1/namespaces/{ns}/{plural}", create)
     app.router.add_get("/api/v1/namespaces/{ns}/{plural}", list_objects)
+    app.router.add_get("/api/v1/{plural}", list_objects)
     return app
 
 

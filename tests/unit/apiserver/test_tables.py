@@ -366,3 +366,40 @@ def test_event_cells():
 
 def test_missing_creation_timestamp_is_unknown():
     assert cells("ConfigMap", {"metadata": {"name": "x"}})[2] == "<unknown>"
+
+
+# ---------------------------------------------------------------- real kubectl
+
+
+def _pod(name: str, ns: str, rv: str, phase: str = "Pending") -> dict:
+    return {"kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": ns, "resourceVersion": rv, "labels": {"app": name},
+                         "creationTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}, "status": {"phase": phase}}
+
+
+@pytest.mark.parametrize("version", ["1.32", "1.27"])
+@pytest.mark.parametrize("headers_each_event", [True, False])
+async def test_kubectl_get_watch_prints_table_rows(kubectl, fake_server, version, headers_each_event):
+    fake_server.objects.append(_pod("web", "default", "1"))
+    fake_server.watch_events += [("MODIFIED", _pod("web", "default", "2", "Running")),
+                                 ("ADDED", _pod("db", "default", "3"))]
+    fake_server.watch_headers = headers_each_event
+    rc, out, err = await kubectl("get", "pods", "-w", "--output-watch-events", version=version)
+    assert rc == 0, err
+    lines = [line.split()[:4] for line in out.splitlines()]
+    assert lines == [["EVENT", "NAME", "READY", "STATUS"], ["ADDED", "web", "0/1", "Pending"],
+                     ["MODIFIED", "web", "0/1", "Running"], ["ADDED", "db", "0/1", "Pending"]]
+
+
+@pytest.mark.parametrize("version", ["1.32", "1.27"])
+async def test_kubectl_all_namespaces_labels_and_sort(kubectl, fake_server, version):
+    fake_server.objects += [_pod("web", "default", "1"), _pod("db", "kube-system", "2")]
+    rc, out, err = await kubectl("get", "pods", "-A", "--sort-by=.metadata.name", "-L", "app",
+                                 version=version)
+    assert rc == 0, err
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "APP"]
+    assert [r[:2] for r in rows[1:]] == [["kube-system", "db"], ["default", "web"]]
+    assert [r[-1] for r in rows[1:]] == ["db", "web"]
+    assert fake_server.queries[-1].get("includeObject") == "Object"  # --sort-by asks for full objects
