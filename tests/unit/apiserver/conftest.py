@@ -41,6 +41,7 @@ class FakeServer:
     serve_v2: bool = True  # False: /openapi/v2 answers 404
     watch_events: list[tuple[str, dict]] = field(default_factory=list)
     queries: list[dict] = field(default_factory=list)
+    patches: list[tuple[str, str, object]] = field(default_factory=list)  # (content type, path, body)
     watch_headers: bool = True  # column definitions on every watch event's Table
 
 
@@ -110,6 +111,30 @@ def _make_app(state: FakeServer) -> web.Application:
         state.objects.append(body)
         return _json(body, status=201)
 
+    def find(request) -> dict | None:
+        res = by_plural("", request.match_info["plural"])
+        for o in state.objects:
+            m = o["metadata"]
+            if (o.get("kind") == res.kind and m.get("name") == request.match_info["name"]
+                    and m.get("namespace") == request.match_info["ns"]):
+                return o
+        return None
+
+    async def get_object(request):
+        obj = find(request)
+        if obj is None:
+            res = by_plural("", request.match_info["plural"])
+            name = request.match_info["name"]
+            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                          "message": f'{res.plural} "{name}" not found', "reason": "NotFound",
+                          "details": {"name": name, "kind": res.plural}, "code": 404}, status=404)
+        return _json(obj)
+
+    async def patch_object(request):
+        state.patches.append((request.headers.get("Content-Type"), request.path_qs, await request.json()))
+        obj = find(request)
+        return _json(obj) if obj else web.Response(status=404)
+
     async def list_objects(request):
         await record(request)
         res = by_plural("", request.match_info["plural"])
@@ -149,6 +174,8 @@ def _make_app(state: FakeServer) -> web.Application:
     app.router.add_post("/api/v1/namespaces/{ns}/{plural}", create)
     app.router.add_get("/api/v1/namespaces/{ns}/{plural}", list_objects)
     app.router.add_get("/api/v1/{plural}", list_objects)
+    app.router.add_get("/api/v1/namespaces/{ns}/{plural}/{name}", get_object)
+    app.router.add_patch("/api/v1/namespaces/{ns}/{plural}/{name}", patch_object)
     return app
 
 

@@ -313,3 +313,25 @@ def test_openapi_v2_protobuf_document():
     assert types == [{1: b"object"}]
     ios = {n: v for n, _, v in _decode(named["io.k8s.apimachinery.pkg.util.intstr.IntOrString"])}
     assert ios[2] == b"int-or-string"
+
+
+@VERSIONS
+async def test_kubectl_client_side_apply_uses_patch_metadata(kubectl, fake_server, tmp_path, version):
+    """kubectl builds a strategic merge patch from the schema's merge keys ($setElementOrder by name)."""
+    last = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}]}}
+    live = json.loads(json.dumps(last))
+    live["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(last)}
+    live["metadata"]["resourceVersion"] = "5"
+    fake_server.objects.append(live)
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: default\nspec:\n"
+                        "  containers:\n  - name: b\n    image: redis:7\n  - name: a\n    image: nginx\n")
+    rc, out, err = await kubectl("apply", "-f", str(manifest), version=version)
+    assert rc == 0, err
+    assert out.strip() == "pod/web configured"
+    [(content_type, path, body)] = fake_server.patches
+    assert content_type == "application/strategic-merge-patch+json"
+    assert "fieldValidation=Strict" in path
+    assert body["spec"] == {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
+                            "containers": [{"image": "redis:7", "name": "b"}]}
