@@ -182,7 +182,11 @@ class SQLiteStorage(Storage):
             run_batch=self._run_write_batch,
             max_batch=config.max_write_batch,
         )
-        self._readers = BatchThreads(name="sqlite-reader", states=readers, run_batch=_run_reads)
+        # Small read batches: a long list must not hold many queued gets hostage
+        # while the other reader thread is idle.
+        self._readers = BatchThreads(
+            name="sqlite-reader", states=readers, run_batch=_run_reads, max_batch=16
+        )
         self._compact_lock: asyncio.Lock | None = None
         self._compactor: Compactor | None = None
         self._closed = False
