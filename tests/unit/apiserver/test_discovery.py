@@ -171,3 +171,25 @@ async def test_kubectl_legacy_discovery(kubectl, fake_server, version):
     assert {line.split()[0] for line in out.splitlines()} == {r.plural for r in RESOURCES}
     paths = {path for path, _ in fake_server.accepts}
     assert {"/api/v1", "/apis/coordination.k8s.io/v1", "/apis/discovery.k8s.io/v1"} <= paths
+
+
+async def test_python_dynamic_client_discovery(fake_server, tmp_path):
+    """The official Python client's DynamicClient resolves kinds and subresources from discovery."""
+    import asyncio
+
+    from kubernetes import client
+    from kubernetes.dynamic import DynamicClient
+
+    def discover() -> dict:
+        cfg = client.Configuration()
+        cfg.host = fake_server.url
+        dyn = DynamicClient(client.ApiClient(cfg), cache_file=str(tmp_path / "discovery.json"))
+        pods = dyn.resources.get(api_version="v1", kind="Pod")
+        scale = dyn.resources.get(api_version="v1", name="replicationcontrollers").subresources["scale"]
+        lease = dyn.resources.get(api_version="coordination.k8s.io/v1", kind="Lease")
+        return {"pods": (pods.name, pods.namespaced, pods.short_names, sorted(pods.subresources)),
+                "scale": (scale.kind, scale.verbs), "lease": (lease.name, lease.namespaced)}
+
+    found = await asyncio.to_thread(discover)
+    assert found == {"pods": ("pods", True, ["po"], ["binding", "eviction", "log", "status"]),
+                     "scale": ("Scale", ["get", "patch", "update"]), "lease": ("leases", True)}
