@@ -218,9 +218,9 @@ class SQLiteStorage(Storage):
                 batch = [run_job(job, conn) for job in txn_jobs]
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
+                self._last_id = start_id
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                self._last_id = start_id
                 err = StorageError(f"sqlite commit failed: {exc}")
                 batch = [(job.future, None, err) for job in txn_jobs]
             for fut, result, exc in batch:
