@@ -254,3 +254,22 @@ def test_open_storage_kinds(tmp_path):
         open_storage("redis", data_dir=str(tmp_path))
     with pytest.raises(TypeError):
         open_storage("sqlite", data_dir=str(tmp_path), no_such_option=1)
+
+
+async def test_a_failed_commit_fails_its_writes_and_leaves_no_gap(tmp_path):
+    store = SQLiteStorage(str(tmp_path / "db"), config=SQLiteConfig(busy_timeout_ms=50))
+    try:
+        before = await store.create("/f/a", b"")
+        intruder = sqlite3.connect(store.path, isolation_level=None)
+        intruder.execute("BEGIN IMMEDIATE")  # holds SQLite's write lock
+        try:
+            with pytest.raises(StorageError, match="sqlite commit failed"):
+                await store.create("/f/b", b"")
+        finally:
+            intruder.execute("ROLLBACK")
+            intruder.close()
+        after = await store.create("/f/b", b"")
+        assert after.mod_revision == before.mod_revision + 1
+        assert [kv.key for kv in (await store.list("/f/")).items] == ["/f/a", "/f/b"]
+    finally:
+        await store.close()
