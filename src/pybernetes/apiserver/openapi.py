@@ -52,6 +52,7 @@ __all__ = [
     "openapi_v3_serialized",
     "OPENAPI_V2_PROTOBUF",
     "openapi_v2_protobuf",
+    "invalidate",
 ]
 
 KUBERNETES_VERSION = "v1.32.0"
@@ -745,3 +746,16 @@ def openapi_v2_protobuf() -> OpenAPIDocument:
     body = (_field_str(1, "2.0") + _field_bytes(2, info) + _field_bytes(8, b"")
             + _field_bytes(9, defs))
     return OpenAPIDocument(body, hashlib.sha512(body).hexdigest().upper(), OPENAPI_V2_PROTOBUF)
+
+
+def invalidate() -> None:
+    """Forget the built documents (not the loaded definitions).
+
+    For when the served resource table changes at run time (custom resources,
+    later): the next request rebuilds them, with new hashes, so clients that
+    cache by ``?hash=`` refetch.
+    """
+    with _lock:
+        _serialized.clear()
+    openapi_v3_index_document.cache_clear()
+    openapi_v2_protobuf.cache_clear()

@@ -335,3 +335,21 @@ async def test_kubectl_client_side_apply_uses_patch_metadata(kubectl, fake_serve
     assert "fieldValidation=Strict" in path
     assert body["spec"] == {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}],
                             "containers": [{"image": "redis:7", "name": "b"}]}
+
+
+def test_definitions_loaded_once_and_shared_with_api_schema():
+    from pybernetes.api import schema
+
+    assert load_definitions() is schema.definitions()
+
+
+def test_invalidate_rebuilds_identical_documents():
+    from pybernetes.apiserver.openapi import invalidate
+
+    before = openapi_v3_serialized("api/v1")
+    index_before = openapi_v3_index_document()
+    invalidate()
+    after = openapi_v3_serialized("api/v1")
+    assert after is not before and after.hash == before.hash
+    assert openapi_v3_index_document() is not index_before
+    assert openapi_v3_index_document().body == index_before.body
