@@ -52,22 +52,19 @@ class _Subscription:
         self._max = max_buffer
 
     def offer(self, events: Sequence[WatchEvent]) -> bool:
-        """Buffer matching events; False if the buffer overflowed (caller unsubscribes)."""
-        prefix = self.prefix
-        for ev in events:
-            if ev.key.startswith(prefix):
-                if len(self.buffer) >= self._max:
-                    self.buffer.clear()
-                    self.error = WatchExpired(
-                        f"watch of {prefix!r} fell more than {self._max} events behind",
-                        key=prefix,
-                        revision=ev.revision,
-                    )
-                    self._wake.set()
-                    return False
-                self.buffer.append(ev)
-        if self.buffer:
+        """Buffer ``events`` (already matched to the prefix); False on overflow,
+        after which the caller unsubscribes and the reader gets WatchExpired."""
+        if len(self.buffer) + len(events) > self._max:
+            self.buffer.clear()
+            self.error = WatchExpired(
+                f"watch of {self.prefix!r} fell more than {self._max} events behind",
+                key=self.prefix,
+                revision=events[-1].revision,
+            )
             self._wake.set()
+            return False
+        self.buffer.extend(events)
+        self._wake.set()
         return True
 
     def end(self) -> None:
@@ -97,7 +94,9 @@ class WatchHub:
     def __init__(self, *, revision: int = 0, max_buffer: int = 10_000) -> None:
         self.revision = revision
         self.max_buffer = max_buffer
-        self._subs: set[_Subscription] = set()
+        # Grouped by prefix: each event is matched once per distinct prefix, not
+        # once per watcher (many clients watch the same resource).
+        self._by_prefix: dict[str, set[_Subscription]] = {}
         self._closed = False
 
     def publish(self, events: Sequence[WatchEvent], *, revision: int) -> None:
@@ -106,9 +105,13 @@ class WatchHub:
         self.revision = max(self.revision, revision)
         if not events:
             return
-        overflowed = [sub for sub in self._subs if not sub.offer(events)]
+        overflowed: list[_Subscription] = []
+        for prefix, subs in self._by_prefix.items():
+            matched = events if not prefix else [e for e in events if e.key.startswith(prefix)]
+            if matched:
+                overflowed += [sub for sub in subs if not sub.offer(matched)]
         for sub in overflowed:
-            self._subs.discard(sub)
+            self.unsubscribe(sub)
 
     def subscribe(self, prefix: str) -> tuple[_Subscription, int]:
         """A new live subscription and the boundary revision it starts after."""
@@ -116,22 +119,27 @@ class WatchHub:
         if self._closed:
             sub.end()
         else:
-            self._subs.add(sub)
+            self._by_prefix.setdefault(prefix, set()).add(sub)
         return sub, self.revision
 
     def unsubscribe(self, sub: _Subscription) -> None:
-        self._subs.discard(sub)
+        subs = self._by_prefix.get(sub.prefix)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_prefix[sub.prefix]
         sub.end()
 
     def close(self) -> None:
         """End every watcher (their iterators stop)."""
         self._closed = True
-        for sub in list(self._subs):
-            self.unsubscribe(sub)
+        for subs in list(self._by_prefix.values()):
+            for sub in list(subs):
+                self.unsubscribe(sub)
 
     @property
     def watcher_count(self) -> int:
-        return len(self._subs)
+        return sum(len(subs) for subs in self._by_prefix.values())
 
 
 class HubWatch(Watch):
@@ -186,6 +194,8 @@ class HubWatch(Watch):
             elif self._replay_pos <= self._replay_hi:
                 await self._replay_page()
                 continue
+            elif self._sub.buffer:  # fast path: no coroutine per buffered event
+                ev = self._sub.buffer.popleft()
             else:
                 try:
                     live = await self._sub.get()
