@@ -1,11 +1,20 @@
 """Storage: a revisioned key-value store with etcd's semantics.
 
 ``open_storage("sqlite", data_dir=...)`` opens the embedded backend; the
-contract lives in :mod:`pybernetes.storage.interface`. Error mapping for the
-apiserver: NotFound → 404, AlreadyExists → 409 AlreadyExists, Conflict → 409
-Conflict, Compacted (and its subclass WatchExpired) → 410 Expired,
-FutureRevision → 504 Timeout ("Too large resource version"), any other
-StorageError → 500.
+contract lives in :mod:`pybernetes.storage.interface`.
+
+For the apiserver:
+
+- Errors: NotFound → 404, AlreadyExists → 409 AlreadyExists, Conflict → 409
+  Conflict, Compacted (and its subclass WatchExpired, raised by a watch whose
+  consumer fell too far behind) → 410 Expired, FutureRevision → 504 Timeout
+  ("Too large resource version"), any other StorageError → 500.
+- Watch: ``watch(prefix, start_revision=rv + 1)`` for a client's
+  resourceVersion ``rv``; ``start_revision=0`` means "changes from now".
+- Compaction: ``start_compactor(store)`` (every 5 minutes, to the revision of
+  the previous tick, keeping at least 1000 revisions), stopped with
+  ``await compactor.aclose()`` before ``await store.close()``.
+- A write whose caller is cancelled may still commit (like etcd).
 """
 
 from __future__ import annotations
