@@ -51,6 +51,7 @@ __all__ = [
     "decode_fields_v1",
     "encode_fields_v1",
     "path_string",
+    "handle_apply",
 ]
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
@@ -537,6 +538,24 @@ def _finish(managed: _ManagedFields, ignored: tuple[Path, ...]) -> None:
             del managed.entries[key]
 
 
+def _zero_object(obj: dict, node: SchemaNode | None) -> dict:
+    """What Kubernetes compares a created object against: its kind's empty Go
+    struct, where ``metadata``, ``spec`` and ``status`` and the required lists
+    of ``spec`` (``containers``) exist already, so they are not owned as such."""
+    zero: dict = {}
+    for k in ("metadata", "spec", "status"):
+        if not isinstance(obj.get(k), dict):
+            continue
+        zero[k] = {}
+        sub = _child(node, k)
+        if sub is not None and sub.kind == "struct":
+            for req in sub.schema.get("required", ()):
+                f = sub.field(req)
+                if f is not None and f.kind == "array" and isinstance(obj[k].get(req), list):
+                    zero[k][req] = []
+    return zero
+
+
 def track_update(old: dict | None, new: dict, *, manager: str, api_version: str | None = None,
                  now: str, operation: str = "Update", subresource: str = "", definition: str = "") -> dict:
     """Return ``new`` with ``metadata.managedFields`` updated for a create
@@ -569,8 +588,7 @@ def track_update(old: dict | None, new: dict, *, manager: str, api_version: str 
         except ValueError:
             managed = _ManagedFields()
     ignored = _ignored_prefixes(node, subresource)
-    baseline = old_obj if old is not None else {k: {} for k in ("metadata", "spec", "status")
-                                                 if isinstance(new_obj.get(k), dict)}
+    baseline = old_obj if old is not None else _zero_object(new_obj, node)
     comparison = _Comparison()
     _compare(baseline, new_obj, node, (), comparison)
     comparison.added = _filtered(comparison.added, ignored)
@@ -620,12 +638,11 @@ def server_side_apply(live: dict | None, applied: dict, *, manager: str, force: 
 
     definition = _definition_for(applied, definition)
     node = SchemaNode.for_definition(definition)
-    undeclared = _undeclared(applied, node, "")
+    undeclared = _undeclared(applied, node, ())
     if undeclared:
         name = f"{(meta or {}).get('namespace', '')}/{(meta or {}).get('name', '')}"
-        group, _, version = str(applied.get("apiVersion", "")).rpartition("/")
-        raise _plain(f"failed to create typed patch object ({group}/{version}, Kind={applied.get('kind', '')}) "
-                     f"{name}: {undeclared}: field not declared in schema")
+        raise _plain(f"failed to create typed patch object ({name}; {_gv(applied.get('apiVersion'))}, "
+                     f"Kind={applied.get('kind', '')}): {path_string(undeclared)}: field not declared in schema")
 
     ignored = _ignored_prefixes(node, subresource)
     config = copy.deepcopy(applied)
@@ -723,30 +740,32 @@ def _last_applied(applied: dict) -> str:
     return _json(obj) + "\n"
 
 
-def _undeclared(value: Any, node: SchemaNode | None, path: str) -> str:
-    """Path of the first field the schema does not declare, or ""."""
+def _undeclared(value: Any, node: SchemaNode | None, path: Path) -> Path | None:
+    """Path of the first field the schema does not declare, or None."""
     if node is None:
-        return ""
+        return None
+    kind = _kind(node, value)
     if isinstance(value, dict) and node.kind == "struct":
         props = node.schema.get("properties", {})
         for k, v in value.items():
             if k not in props:
-                return f"{path}.{k}"
-            found = _undeclared(v, node.field(k), f"{path}.{k}")
+                return path + ("f:" + k,)
+            found = _undeclared(v, node.field(k), path + ("f:" + k,))
             if found:
                 return found
     elif isinstance(value, dict) and node.kind == "map":
         for k, v in value.items():
-            found = _undeclared(v, node.field(k), f"{path}.{k}")
+            found = _undeclared(v, node.field(k), path + ("f:" + k,))
             if found:
                 return found
     elif isinstance(value, list) and node.kind == "array":
         item = node.item()
         for i, v in enumerate(value):
-            found = _undeclared(v, item, f"{path}[{i}]")
+            pe = _item_element(node, kind, v, i) if kind in ("assoc", "set") else f"i:{i}"
+            found = _undeclared(v, item, path + (pe,))
             if found:
                 return found
-    return ""
+    return None
 
 
 def _gv(api_version: Any) -> str:
@@ -794,3 +813,50 @@ def manager_from_user_agent(user_agent: str) -> str:
             break
         out.append(ch)
     return "".join(out)
+
+
+# ----------------------------------------------------------------- HTTP glue
+async def handle_apply(store, info, body: bytes, *, manager: str, force: bool,
+                       field_validation: str = "Strict", dry_run: bool = False):
+    """PATCH with ``application/apply-patch+yaml``: apply over the stored
+    object (200) or create it (201). ``store`` is the resource's GenericStore,
+    ``info`` the parsed request path. Unknown fields are refused whatever
+    ``field_validation`` says, as Kubernetes' typed apply does."""
+    from .decoding import parse_body
+    from .handlers import _json
+    from .store import now_rfc3339
+
+    config = parse_body(body, APPLY_CONTENT_TYPE)
+    if not isinstance(config, dict):
+        raise PatchError(400, "BadRequest", "error decoding YAML: the apply configuration is not an object")
+    res = info.resource
+    meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    if meta.get("name") and meta["name"] != info.name:
+        raise PatchError(400, "BadRequest", f"the name of the object ({meta['name']}) does not match the "
+                         f"name on the URL ({info.name})")
+    kwargs = dict(manager=manager, force=force, definition=res.definition, api_version=res.api_version,
+                  subresource=info.subresource)
+    for _ in range(3):
+        try:
+            await store.get(info.namespace, info.name)
+        except APIError as e:
+            if e.code != 404 or info.subresource:
+                raise
+            obj = server_side_apply(None, config, now=now_rfc3339(), **kwargs)
+            obj.setdefault("metadata", {})["name"] = info.name
+            try:
+                return _json(await store.create(info.namespace, obj, dry_run=dry_run), 201)
+            except APIError as e2:
+                if e2.reason != "AlreadyExists":
+                    raise
+                continue  # raced with a create: apply over it
+
+        def mutate(current: dict) -> dict:
+            return server_side_apply(current, config, now=now_rfc3339(), **kwargs)
+        return _json(await store.guaranteed_update(info.namespace, info.name, mutate,
+                                                   subresource=info.subresource, dry_run=dry_run))
+    raise APIError(409, "Conflict", f'Operation cannot be fulfilled on {res.plural} "{info.name}": '
+                   "too many concurrent creates")
+
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
