@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 __all__ = [
     "Quantity",
@@ -147,47 +147,58 @@ class Quantity:
 
     def canonical(self) -> str:
         """The canonical form Kubernetes serializes."""
-        v = self.value
-        if v == 0:
-            return "0"
-        fmt = self.format
-        if fmt == BINARY_SI:
-            if -1024 < v < 1024 or v.denominator != 1:
-                fmt = DECIMAL_SI
-            else:
-                n = v.numerator
-                sign = "-" if n < 0 else ""
-                m, exp = abs(n), 0
-                while exp < 60 and m % 1024 == 0:
-                    m //= 1024
-                    exp += 10
-                return f"{sign}{m}{_BINARY_BY_EXP.get(exp, '')}"
-        sign = "-" if v < 0 else ""
-        a = abs(v)
-        # smallest multiple-of-3 exponent making the mantissa whole, then strip groups of 000
-        exp = 0
-        while a.denominator != 1:
-            a *= 1000
-            exp -= 3
-        m = a.numerator
-        while m % 1000 == 0 and m:
-            m //= 1000
-            exp += 3
-        if fmt == DECIMAL_EXPONENT:
-            return f"{sign}{m}" + (f"e{exp}" if exp else "")
-        if exp > 18:  # beyond "E": Kubernetes falls back to an exponent
-            return f"{sign}{m}e{exp}"
-        return f"{sign}{m}{_DECIMAL_BY_EXP[exp]}"
+        return _canonical(self.value, self.format)
+
+
+@lru_cache(maxsize=8192)
+def _canonical(v: Fraction, fmt: str) -> str:
+    if v == 0:
+        return "0"
+    if fmt == BINARY_SI:
+        if -1024 < v < 1024 or v.denominator != 1:
+            fmt = DECIMAL_SI
+        else:
+            n = v.numerator
+            sign = "-" if n < 0 else ""
+            m, exp = abs(n), 0
+            while exp < 60 and m % 1024 == 0:
+                m //= 1024
+                exp += 10
+            return f"{sign}{m}{_BINARY_BY_EXP.get(exp, '')}"
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    # smallest multiple-of-3 exponent making the mantissa whole, then strip groups of 000
+    exp = 0
+    while a.denominator != 1:
+        a *= 1000
+        exp -= 3
+    m = a.numerator
+    while m % 1000 == 0 and m:
+        m //= 1000
+        exp += 3
+    if fmt == DECIMAL_EXPONENT:
+        return f"{sign}{m}" + (f"e{exp}" if exp else "")
+    if exp > 18:  # beyond "E": Kubernetes falls back to an exponent
+        return f"{sign}{m}e{exp}"
+    return f"{sign}{m}{_DECIMAL_BY_EXP[exp]}"
 
 
 def parse_quantity(s: str | int | float) -> Quantity:
-    """Parse like ``resource.ParseQuantity``; raises ``QuantityError`` with Kubernetes' message."""
+    """Parse like ``resource.ParseQuantity``; raises ``QuantityError`` with Kubernetes' message.
+
+    Results are cached (quantities are immutable and the same few strings recur).
+    """
     if isinstance(s, bool):
         raise QuantityError(QUANTITY_FORMAT_ERROR)
     if isinstance(s, int):
         return Quantity(Fraction(s), DECIMAL_SI)
     if isinstance(s, float):
         s = repr(s)
+    return _parse_str(s)
+
+
+@lru_cache(maxsize=8192)
+def _parse_str(s: str) -> Quantity:
     s = s.strip()
     if not s:
         raise QuantityError(QUANTITY_FORMAT_ERROR)
