@@ -36,8 +36,7 @@ class APIServerConfig:
 
 
 def _json(obj, status=200, content_type="application/json") -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type=content_type.split(";")[0],
-                        headers={"Content-Type": content_type} if ";" in content_type else None)
+    return web.Response(body=orjson.dumps(obj), status=status, headers={"Content-Type": content_type})
 
 
 def _error_response(e: errors.APIError) -> web.Response:
@@ -145,6 +144,16 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
         doc = await asyncio.to_thread(openapi.openapi_v3_serialized, request.match_info["path"])
         return _serve_document(request, doc)
 
+    async def openapi_v2(request: web.Request) -> web.Response:
+        # kubectl 1.27 asks for the v2 document as protobuf (explain, strict validation);
+        # JSON is never served here.
+        if "protobuf" not in request.headers.get("Accept", ""):
+            raise errors.no_such_path()
+        doc = await asyncio.to_thread(openapi.openapi_v2_protobuf)
+        if request.headers.get("If-None-Match") == doc.etag:
+            return web.Response(status=304, headers={"ETag": doc.etag})
+        return web.Response(body=doc.body, headers={"Content-Type": doc.content_type, "ETag": doc.etag})
+
     async def resources(request: web.Request) -> web.StreamResponse:
         return await handlers.handle(request)
 
@@ -157,6 +166,7 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
     r.add_get("/api/{version}", resource_list)
     r.add_get("/apis/{group}", api_group)
     r.add_get("/apis/{group}/{version}", resource_list)
+    r.add_get("/openapi/v2", openapi_v2)
     r.add_get("/openapi/v3", openapi_index)
     r.add_get("/openapi/v3/{path:.+}", openapi_doc)
     r.add_route("*", "/api/{version}/{tail:.+}", resources)

@@ -22,7 +22,7 @@ from . import errors, tables
 from .decoding import MAX_BODY_BYTES, decode_object, parse_body
 from .registry.pods import bind
 from .request_info import RequestInfo, parse_path
-from .store import DeleteOptions, GenericStore, ListOptions
+from .store import DeleteOptions, GenericStore, ListOptions, encode, with_rv
 from .watch import WatchParams, serve_watch
 
 __all__ = ["APIHandlers"]
@@ -33,7 +33,14 @@ JSON = "application/json"
 
 
 def _json(obj, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    body = obj if isinstance(obj, bytes) else orjson.dumps(obj)
+    """A JSON response; API objects keep Kubernetes' key order (kind, apiVersion, metadata, ...)."""
+    if isinstance(obj, bytes):
+        body = obj
+    elif isinstance(obj.get("metadata"), dict) and obj["metadata"].get("name") and \
+            obj["metadata"].get("resourceVersion"):
+        body = with_rv(encode(obj), int(obj["metadata"]["resourceVersion"]))
+    else:
+        body = orjson.dumps(obj)
     resp = web.Response(body=body, status=status, content_type=JSON)
     for w in warnings or ():
         resp.headers.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
@@ -181,8 +188,11 @@ class APIHandlers:
 
     def _table(self, request: web.Request, res: ResourceInfo, objs: list[dict], list_meta: dict) -> dict:
         include = request.query.get("includeObject") or "Metadata"
-        return tables.to_table(res, objs, include_object=include, list_meta=list_meta,
-                               now=datetime.now(UTC))
+        try:
+            return tables.to_table(res, objs, include_object=include, list_meta=list_meta,
+                                   now=datetime.now(UTC))
+        except ValueError as e:
+            raise errors.bad_request(str(e)) from None
 
     @staticmethod
     def _dry_run(request: web.Request) -> bool:
@@ -356,7 +366,8 @@ class APIHandlers:
             err = required("target.name", "")
             raise errors.invalid("Binding", info.name, invalid_message("Binding", info.name, [err]),
                                  causes([err]))
-        await store.guaranteed_update(info.namespace, info.name, lambda pod: bind(pod, node))
+        await store.guaranteed_update(info.namespace, info.name, lambda pod: bind(pod, node),
+                                     validate=False)
         return _json(errors.status_success(code=201), 201)
 
     async def eviction(self, request: web.Request, info: RequestInfo, store: GenericStore):

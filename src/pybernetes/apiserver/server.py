@@ -60,7 +60,7 @@ class APIServer:
 
     async def stop(self) -> None:
         if self.compactor is not None:
-            await self.compactor.stop()
+            await self.compactor.aclose()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.storage is not None:

@@ -57,7 +57,12 @@ _META = b'"metadata":{'
 
 def with_rv(raw: bytes, revision: int) -> bytes:
     """The stored bytes with metadata.resourceVersion set, without decoding."""
-    return raw.replace(_META, b'"metadata":{"resourceVersion":"%d",' % revision, 1)
+    i = raw.find(_META)
+    if i < 0:
+        return raw
+    j = i + len(_META)
+    sep = b"" if raw[j:j + 1] == b"}" else b","
+    return b"%s\"resourceVersion\":\"%d\"%s%s" % (raw[:j], revision, sep, raw[j:])
 
 
 def decode(kv_value: bytes, revision: int) -> dict:
@@ -314,9 +319,12 @@ class GenericStore:
         return obj
 
     async def guaranteed_update(self, namespace: str | None, name: str, mutate, *,
-                                subresource: str = "", dry_run: bool = False) -> dict:
+                                subresource: str = "", dry_run: bool = False,
+                                validate: bool = True) -> dict:
         """Read-modify-write with retries: ``mutate(obj)`` edits a fresh copy
-        (and may raise APIError). Used by patch, binding, scale."""
+        (and may raise APIError). Used by patch, binding, scale. ``validate=False``
+        is for subresources whose own rules replace the update rules (binding
+        sets spec.nodeName, which a pod update may not)."""
         for _ in range(_MAX_CAS_RETRIES):
             old, revision = await self._read(namespace, name)
             obj = mutate(_copy(old))
@@ -326,7 +334,7 @@ class GenericStore:
             self._carry_system_metadata(obj, old, namespace)
             strategy.prepare_for_update(obj, old)
             strategy.default(obj)
-            errs = strategy.validate_update(obj, old)
+            errs = strategy.validate_update(obj, old) if validate else []
             if errs:
                 raise self._invalid(name, errs)
             if dry_run:

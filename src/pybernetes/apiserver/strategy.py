@@ -114,4 +114,5 @@ class StatusStrategy(Strategy):
         self.parent.default(obj)
 
     def validate_update(self, new: dict, old: dict) -> list[FieldError]:
-        return validation.validate_status_update(self.resource.kind, new, old)
+        # Spec comes from the old object, so the full update rules check metadata and status.
+        return validation.validate(self.resource.kind, new, old)
