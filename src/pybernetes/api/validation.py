@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -598,7 +599,8 @@ _UPDATABLE_POD_FIELDS = (
 
 
 def _diff(old: Any, new: Any, path: str = "") -> list[str]:
-    """A short, readable diff (Kubernetes shows a Go cmp.Diff here; the wording after the list differs)."""
+    """Changed leaves as ``-``/``+`` lines, shaped like the Go ``cmp.Diff`` Kubernetes appends
+    (it names Go struct fields; this names JSON paths below ``spec``)."""
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[str] = []
         for k in list(old) + [k for k in new if k not in old]:
@@ -609,9 +611,14 @@ def _diff(old: Any, new: Any, path: str = "") -> list[str]:
         for i, (a, b) in enumerate(zip(old, new, strict=True)):
             out += _diff(a, b, _p(path, i))
         return out
-    if old != new:
-        return [f"  {path}: {old!r} -> {new!r}"]
-    return []
+    if old == new:
+        return []
+    lines = []
+    if old is not None:
+        lines.append(f"- \t{path}: {json.dumps(old, separators=(',', ':'))},")
+    if new is not None:
+        lines.append(f"+ \t{path}: {json.dumps(new, separators=(',', ':'))},")
+    return lines
 
 
 def validate_pod_update(pod: Obj, old: Obj) -> Errors:
@@ -651,7 +658,7 @@ def validate_pod_update(pod: Obj, old: Obj) -> Errors:
     munged = {k: v for k, v in munged.items() if v is not None}
     old_cmp = {k: v for k, v in old_spec.items() if v is not None}
     if munged != old_cmp:
-        diff = "\n".join(_diff(old_cmp, munged, "spec"))
+        diff = "\n".join(["  core.PodSpec{", *_diff(old_cmp, munged), "  }", ""])
         errs.append(forbidden("spec", f"pod updates may not change fields other than {_UPDATABLE_POD_FIELDS}\n{diff}"))
     return errs
 
