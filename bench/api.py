@@ -22,9 +22,8 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from storage_bench import raw_storage_bench  # noqa: E402
-
 from pybernetes.storage import open_storage  # noqa: E402
+from storage_bench import raw_storage_bench  # noqa: E402
 
 NS = "/api/v1/namespaces/default"
 
@@ -57,7 +56,7 @@ async def run_workers(n: int, concurrency: int, op) -> float:
 
 async def api_bench(url: str, pods: int, concurrency: int, watchers: int) -> dict:
     conn = aiohttp.TCPConnector(limit=concurrency + watchers + 8)
-    async with aiohttp.ClientSession(conn) as s:
+    async with aiohttp.ClientSession(connector=conn) as s:
         headers = {"Content-Type": "application/json"}
 
         async def create(i):
