@@ -238,3 +238,17 @@ def test_endpoints_events_leases_slices_service_accounts():
     assert msgs("EndpointSlice", es) == ["endpoints[1].addresses: Required value: must contain at least 1 address"]
     assert msgs("ServiceAccount", {"metadata": {"name": "default", "namespace": "d"}}) == []
     assert msgs("ServiceAccount", {"metadata": {"name": "default"}}) == ["metadata.namespace: Required value"]
+
+
+def test_every_served_kind_has_a_validator_and_defaulter():
+    from pybernetes.api.defaults import DEFAULTERS
+    from pybernetes.api.resources import RESOURCES
+    from pybernetes.api.validation import UPDATE_VALIDATORS, VALIDATORS
+
+    for r in RESOURCES:
+        assert r.kind in VALIDATORS and r.kind in UPDATE_VALIDATORS and r.kind in DEFAULTERS, r.kind
+
+
+def test_unknown_kinds_get_metadata_checks():
+    assert msgs("Widget", {"metadata": {"name": "ok", "namespace": "d"}}) == []
+    assert msgs("Widget", {"metadata": {"namespace": "d"}}) == ["metadata.name: Required value: name or generateName is required"]
