@@ -198,3 +198,14 @@ async def test_compacted_revision_is_410(compacting):
     assert events[0]["object"]["message"].startswith(f"too old resource version: {old_rv} (")
     status, body, _ = await wire.req("GET", f"{NS}/configmaps", params={"limit": "1", "continue": token})
     assert status == 410 and body["reason"] == "Expired"
+
+
+async def test_watch_bookmark_marks_end_of_initial_events(wire):
+    await _make_pods(wire, 2)
+    events = await wire.watch(f"{NS}/pods", {"sendInitialEvents": "true", "allowWatchBookmarks": "true",
+                                             "resourceVersionMatch": "NotOlderThan"},
+                              until=lambda ev: ev[-1]["type"] == "BOOKMARK")
+    assert [e["type"] for e in events] == ["ADDED", "ADDED", "BOOKMARK"]
+    mark = events[-1]["object"]["metadata"]
+    assert mark["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(mark["resourceVersion"]) >= int(events[1]["object"]["metadata"]["resourceVersion"])
