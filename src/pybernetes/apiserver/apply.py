@@ -605,7 +605,34 @@ def track_update(old: dict | None, new: dict, *, manager: str, api_version: str 
         entry.api_version = api_version
         entry.time = now
     _finish(managed, ignored)
+    _cap_update_managers(managed)
     return _with_managed(new_obj, managed)
+
+
+# Kubernetes keeps at most this many Update entries; older ones are folded
+# into one "ancient-changes" entry per API version.
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
+
+
+def _cap_update_managers(managed: _ManagedFields) -> None:
+    updaters = sorted((k for k in managed.entries if k[1] == "Update"),
+                      key=lambda k: (managed.entries[k].time or "", k[0]))
+    excess = len(updaters) - MAX_UPDATE_MANAGERS
+    for k in updaters:
+        if excess <= 0:
+            break
+        if k[0] == ANCIENT_CHANGES:
+            continue
+        entry = managed.entries.pop(k)
+        bucket_key = _key(ANCIENT_CHANGES, "Update", entry.api_version, "")
+        bucket = managed.entries.get(bucket_key)
+        if bucket is None:
+            managed.entries[bucket_key] = _Managed(set(entry.paths), entry.api_version, entry.time)
+        else:
+            bucket.paths |= entry.paths
+            bucket.time = max(bucket.time or "", entry.time or "") or None
+            excess -= 1
 
 
 def server_side_apply(live: dict | None, applied: dict, *, manager: str, force: bool, now: str,
@@ -831,6 +858,9 @@ async def handle_apply(store, info, body: bytes, *, manager: str, force: bool,
         raise PatchError(400, "BadRequest", "error decoding YAML: the apply configuration is not an object")
     res = info.resource
     meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    if res.namespaced and meta.get("namespace") and meta["namespace"] != info.namespace:
+        raise PatchError(400, "BadRequest", "the namespace of the provided object does not match the "
+                         "namespace sent on the request")
     if meta.get("name") and meta["name"] != info.name:
         raise PatchError(400, "BadRequest", f"the name of the object ({meta['name']}) does not match the "
                          f"name on the URL ({info.name})")

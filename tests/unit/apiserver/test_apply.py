@@ -414,3 +414,17 @@ def test_path_string():
 ])
 def test_manager_from_user_agent(ua, manager):
     assert manager_from_user_agent(ua) == manager
+
+
+def test_update_managers_are_capped_into_ancient_changes():
+    live = track_update(None, cm({"k0": "v"}), manager="m00", now="2024-01-01T00:00:00Z")
+    for i in range(1, 12):
+        new = copy.deepcopy(live)
+        new["data"][f"k{i}"] = "v"
+        live = track_update(live, new, manager=f"m{i:02d}", now=f"2024-01-01T00:00:{i:02d}Z")
+    rows = [(e["manager"], e["time"]) for e in live["metadata"]["managedFields"]]
+    assert len(rows) == 10
+    # m00..m02 (the three oldest) were folded into one bucket carrying the newest of their times.
+    assert rows[0] == ("ancient-changes", "2024-01-01T00:00:02Z")
+    assert [m for m, _ in rows[1:]] == [f"m{i:02d}" for i in range(3, 12)]
+    assert fields(live, "ancient-changes", "Update") == {"f:data": {".": {}, "f:k0": {}, "f:k1": {}, "f:k2": {}}}
