@@ -480,7 +480,7 @@ def _merge_map(original: dict, patch: dict, node: SchemaNode | None) -> dict:
         if isinstance(ov, dict):
             original[key] = pv if strategy == "replace" else _merge_map(ov, pv, sub)
         elif isinstance(ov, list):
-            if strategy == "merge":
+            if strategy == "merge" or is_delete_list:  # deletion lists apply whatever the strategy
                 original[key] = _merge_slice(ov, pv, sub.item() if sub else None, sub.merge_key if sub else "",
                                              is_delete_list=is_delete_list, name=sub.name if sub else key)
             else:

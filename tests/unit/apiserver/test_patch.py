@@ -429,3 +429,112 @@ def test_schema_node_reads_patch_metadata():
     assert labels.kind == "map" and labels.field("anything").kind == "scalar"
     selector = SchemaNode.for_definition("io.k8s.api.policy.v1.PodDisruptionBudget").field("spec").field("selector")
     assert (selector.kind, selector.patch_strategy, selector.map_type) == ("struct", "replace", "atomic")
+
+
+# Cases from apimachinery's strategicpatch tests, mapped onto real fields:
+# mergingList -> spec.containers (merge key name), mergingIntList ->
+# metadata.finalizers (merged set of scalars), nonMergingIntList -> a
+# container's args (atomic list).
+def _names(items):
+    return [{"name": n, **extra} for n, extra in items]
+
+
+@pytest.mark.parametrize("current, patch, expected", [
+    pytest.param(
+        {"spec": {"containers": _names([("1", {}), ("2", {"value": "b"}), ("3", {})])}},
+        {"spec": {"containers": _names([("3", {"value": "c"}), ("1", {"value": "a"}), ("2", {"other": "x"})])}},
+        {"spec": {"containers": _names([("3", {"value": "c"}), ("1", {"value": "a"}),
+                                        ("2", {"value": "b", "other": "x"})])}},
+        id="preserve the order from the patch in a merging list"),
+    pytest.param(
+        {"spec": {"containers": _names([("1", {}), ("2", {"value": "b"}), ("3", {})])}},
+        {"spec": {"containers": _names([("3", {"value": "c"}), ("1", {"value": "a"})])}},
+        {"spec": {"containers": _names([("2", {"value": "b"}), ("3", {"value": "c"}), ("1", {"value": "a"})])}},
+        id="preserve the order from the patch in a merging list 2"),
+    pytest.param(
+        {"metadata": {"finalizers": ["1", "2", "3"]}}, {"metadata": {"finalizers": ["3", "1"]}},
+        {"metadata": {"finalizers": ["2", "3", "1"]}},
+        id="preserve the order from the patch in a merging int list"),
+    pytest.param(
+        {"spec": {"containers": _names([("1", {}), ("3", {})])}},
+        {"spec": {"$setElementOrder/containers": _names([("3", {}), ("2", {}), ("1", {})]),
+                  "containers": _names([("3", {"value": "3"}), ("1", {"value": "1"})])}},
+        {"spec": {"containers": _names([("3", {"value": "3"}), ("1", {"value": "1"})])}},
+        id="$setElementOrder contains item that is not present in the list to be merged"),
+    pytest.param(
+        {"metadata": {"finalizers": ["1", "3"]}},
+        {"metadata": {"$setElementOrder/finalizers": ["3", "2", "1"]}},
+        {"metadata": {"finalizers": ["3", "1"]}},
+        id="$setElementOrder contains item that is not present in the int list"),
+    pytest.param(
+        {"metadata": {"finalizers": ["1", "2"]}}, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["3"]}},
+        {"metadata": {"finalizers": ["1", "2"]}},
+        id="$deleteFromPrimitiveList of nonexistent item"),
+    pytest.param(
+        {"metadata": {"foo": ["bar"]}}, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["3"]}},
+        {"metadata": {"foo": ["bar"]}},
+        id="$deleteFromPrimitiveList on nonexistent primitive list"),
+    pytest.param(
+        {"spec": {"containers": _names([("c", {"args": ["1", "2", "3"]})])}},
+        {"spec": {"containers": [{"name": "c", "$deleteFromPrimitiveList/args": ["2"]}]}},
+        {"spec": {"containers": _names([("c", {"args": ["1", "3"]})])}},
+        id="$deleteFromPrimitiveList should delete item from a list without merge patch strategy"),
+    pytest.param(
+        {"spec": {"containers": _names([("1", {}), ("1", {}), ("2", {"value": "a"}), ("3", {}), ("3", {})])}},
+        {"spec": {"containers": [{"name": "1", "$patch": "delete"}, {"name": "3", "$patch": "delete"}]}},
+        {"spec": {"containers": _names([("2", {"value": "a"})])}},
+        id="delete all duplicate entries in a merging list"),
+    pytest.param(
+        {"spec": {"containers": _names([("1", {}), ("2", {})])}},
+        {"spec": {"containers": [{"$patch": "replace"}]}},
+        {"spec": {"containers": []}},
+        id="delete all items from merging list"),
+    pytest.param(
+        {"spec": {"containers": _names([("hello2", {})])}, "name": "hi"},
+        {"spec": {"$setElementOrder/containers": _names([("hello", {}), ("doesntexist", {})]),
+                  "containers": [{"name": "hello"}, {"$patch": "delete", "name": "doesntexist"}]}},
+        {"spec": {"containers": _names([("hello", {}), ("hello2", {})])}, "name": "hi"},
+        id="nested patch merge with empty list (three-way)"),
+    pytest.param(
+        {"name": "hi", "spec": {}},
+        {"spec": {"containers": [{"name": "hello"}, {"$patch": "delete", "name": "doesntexist"}]}},
+        {"name": "hi", "spec": {"containers": _names([("hello", {})])}},
+        id="nested patch merge with empty list (two-way)"),
+    pytest.param(
+        {"metadata": {"finalizers": ["1", "2", "3", "4"]}},
+        {"metadata": {"$setElementOrder/finalizers": ["1", "2"], "$deleteFromPrimitiveList/finalizers": ["3"]}},
+        {"metadata": {"finalizers": ["1", "2", "4"]}},
+        id="delete items in lists of scalars"),
+    pytest.param(
+        {"metadata": {"finalizers": ["1", "2", "3", "4"]}},
+        {"metadata": {"$setElementOrder/finalizers": ["1", "2", "4"], "$deleteFromPrimitiveList/finalizers": ["3"],
+                      "finalizers": ["4"]}},
+        {"metadata": {"finalizers": ["1", "2", "4"]}},
+        id="add and delete items in lists of scalars"),
+    pytest.param(
+        {"spec": {"containers": _names([("1", {"other": "a"}), ("2", {"value": "2", "other": "b"})])}},
+        {"spec": {"$setElementOrder/containers": _names([("4", {}), ("1", {}), ("2", {}), ("3", {})]),
+                  "containers": _names([("4", {"value": "4"}), ("3", {"value": "3"})])}},
+        {"spec": {"containers": _names([("4", {"value": "4"}), ("1", {"other": "a"}),
+                                        ("2", {"value": "2", "other": "b"}), ("3", {"value": "3"})])}},
+        id="merge lists of maps"),
+    pytest.param(
+        {"metadata": {"name": "1", "labels": {"a": "1"}}}, {"metadata": {"other": "a", "$patch": "replace"}},
+        {"metadata": {"other": "a"}},
+        id="add key and delete all keys from map"),
+])
+def test_apimachinery_cases(current, patch, expected):
+    assert smp(current, patch) == expected
+
+
+@pytest.mark.parametrize("current, patch", [
+    ({"spec": {"containers": _names([("1", {}), ("3", {}), ("2", {})])}},
+     {"spec": {"$setElementOrder/containers": _names([("1", {}), ("2", {}), ("3", {})]),
+               "containers": _names([("3", {"value": "3"}), ("1", {"value": "1"})])}}),
+    ({"metadata": {"finalizers": ["1", "3", "2"]}},
+     {"metadata": {"$setElementOrder/finalizers": ["1", "2", "3"], "finalizers": ["3", "1"]}}),
+])
+def test_apimachinery_order_mismatch_cases(current, patch):
+    with pytest.raises(PatchError) as ei:
+        smp(current, patch)
+    assert "doesn't match" in str(ei.value)
