@@ -683,7 +683,12 @@ def server_side_apply(live: dict | None, applied: dict, *, manager: str, force: 
         raise _plain(f"failed to decode managed fields: {e}") from None
 
     applied_set: set[Path] = set()
-    _field_set(config, node, (), applied_set, strict=True)
+    try:
+        _field_set(config, node, (), applied_set, strict=True)
+    except PatchError as e:
+        name = f"{(meta or {}).get('namespace', '')}/{(meta or {}).get('name', '')}"
+        raise _plain(f"failed to create typed patch object ({name}; {_gv(applied.get('apiVersion'))}, "
+                     f"Kind={applied.get('kind', '')}): {e}") from None
     applied_set = _filtered(applied_set, ignored)
 
     key = _key(manager, "Apply", "", subresource)

@@ -428,3 +428,14 @@ def test_update_managers_are_capped_into_ancient_changes():
     assert rows[0] == ("ancient-changes", "2024-01-01T00:00:02Z")
     assert [m for m, _ in rows[1:]] == [f"m{i:02d}" for i in range(3, 12)]
     assert fields(live, "ancient-changes", "Update") == {"f:data": {".": {}, "f:k0": {}, "f:k1": {}, "f:k2": {}}}
+
+
+def test_list_item_without_key_is_refused():
+    config = rc()
+    del config["spec"]["template"]["spec"]["containers"][0]["name"]
+    with pytest.raises(PatchError) as ei:
+        server_side_apply(None, config, manager="m1", force=False, now=T0)
+    assert ei.value.code == 500
+    assert str(ei.value) == ('failed to create typed patch object (default/rc; /v1, Kind=ReplicationController): '
+                             'associative list with keys has an element that omits key field "name" '
+                             "(and doesn't have default value)")
