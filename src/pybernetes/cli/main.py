@@ -39,6 +39,59 @@ def _cmd_apiserver(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_controller_manager(args: argparse.Namespace) -> int:
+    from ..client import Client
+    from ..controllers.manager import (
+        ALL_CONTROLLERS,
+        ControllerManager,
+        ControllerManagerConfig,
+        LeadershipLost,
+    )
+    from ..controllers.node_lifecycle import NodeLifecycleConfig
+    from ..controllers.pod_gc import PodGCConfig
+
+    wanted = ALL_CONTROLLERS if args.controllers in ("*", "") else tuple(
+        c.strip() for c in args.controllers.split(",") if c.strip())
+    config = ControllerManagerConfig(
+        controllers=wanted, leader_elect=args.leader_elect,
+        lease_duration=args.leader_elect_lease_duration, renew_deadline=args.leader_elect_renew_deadline,
+        retry_period=args.leader_elect_retry_period,
+        node=NodeLifecycleConfig(grace_period=args.node_monitor_grace_period,
+                                 pod_eviction_timeout=args.pod_eviction_timeout,
+                                 monitor_period=args.node_monitor_period),
+        pod_gc=PodGCConfig(terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+                           period=args.pod_gc_period),
+        workers=args.concurrent_syncs)
+
+    async def run() -> int:
+        client = Client.from_kubeconfig(args.kubeconfig)
+        try:
+            print(f"controller-manager started ({config.identity})", flush=True)
+            await ControllerManager(client, config).run()
+        except LeadershipLost as e:
+            logging.getLogger("pyb").error("leaderelection lost: %s", e)
+            return 1
+        finally:
+            await client.close()
+        return 0
+    return asyncio.run(run())
+
+
+def _controller_manager_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", default=None)
+    p.add_argument("--controllers", default="*", help="comma-separated controllers, * for all")
+    p.add_argument("--leader-elect", default=True, action=argparse.BooleanOptionalAction)
+    p.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=float, default=2.0)
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0, help="seconds")
+    p.add_argument("--node-monitor-period", type=float, default=5.0, help="seconds")
+    p.add_argument("--pod-eviction-timeout", type=float, default=300.0, help="seconds")
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    p.add_argument("--pod-gc-period", type=float, default=20.0, help="seconds")
+    p.add_argument("--concurrent-syncs", type=int, default=5, help="workers per controller")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyb", description="pybernetes: a small Kubernetes in Python")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -46,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apiserver", help="run the API server alone")
     _apiserver_args(p)
     p.set_defaults(func=_cmd_apiserver)
+    p = sub.add_parser("controller-manager", help="run the controller manager alone")
+    _controller_manager_args(p)
+    p.set_defaults(func=_cmd_controller_manager)
     p = sub.add_parser("up", help="start a local cluster")
     _apiserver_args(p)
     p.set_defaults(func=_cmd_apiserver)
