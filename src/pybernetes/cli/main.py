@@ -92,6 +92,12 @@ def _controller_manager_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrent-syncs", type=int, default=5, help="workers per controller")
 
 
+def _cmd_scheduler(args: argparse.Namespace) -> int:
+    from ..scheduler.command import run_scheduler_command
+
+    return run_scheduler_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyb", description="pybernetes: a small Kubernetes in Python")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -102,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("controller-manager", help="run the controller manager alone")
     _controller_manager_args(p)
     p.set_defaults(func=_cmd_controller_manager)
+    p = sub.add_parser("scheduler", help="run the scheduler alone")
+    from ..scheduler.command import add_scheduler_args
+    add_scheduler_args(p)
+    p.set_defaults(func=_cmd_scheduler)
     p = sub.add_parser("up", help="start a local cluster")
     _apiserver_args(p)
     p.set_defaults(func=_cmd_apiserver)

@@ -51,21 +51,25 @@ class SchedulerCache:
     # -- nodes ----------------------------------------------------------------
     def add_node(self, node: Obj) -> NodeInfo:
         """Add or update a node; its scheduling-relevant change is visible at once."""
+        self.update_node(node)
+        return self.nodes[(node.get("metadata") or {}).get("name") or ""]
+
+    def update_node(self, node: Obj) -> bool:
+        """Add or update a node; True when it is new or a scheduling property changed."""
         name = (node.get("metadata") or {}).get("name") or ""
         ni = self.nodes.get(name)
         if ni is None:
             ni = self.nodes[name] = NodeInfo(node)
             self.table.add(ni)
-            return ni
+            return True
         changed = ni.set_node(node)
-        if ni.slot < 0:  # pods were seen before their node
+        if ni.slot < 0:  # pods were seen before their node, or it was deleted and came back
             self.table.add(ni)
-        elif changed:
+            return True
+        if changed:
             self.table.sync(ni)
             self.table.refresh_static(ni)
-        return ni
-
-    update_node = add_node
+        return changed
 
     def remove_node(self, name: str) -> None:
         ni = self.nodes.get(name)
