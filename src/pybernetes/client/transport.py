@@ -1,0 +1,241 @@
+"""The HTTP backend: Kubernetes' REST paths over one pooled aiohttp session.
+
+One ``aiohttp.ClientSession`` per client (keep-alive, a bounded pool),
+created on first use inside the running loop and closed by ``close()``.
+Bodies are JSON (orjson); failures become the APIError for the Status the
+server sent; network failures become ConnectionFailed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from .. import __version__
+from ..api.resources import ResourceInfo
+from . import errors
+from .kubeconfig import KubeConfig
+from .resource import PATCH_CONTENT_TYPES, ListOptions
+from .watch import Watch, WatchEvent, event_from_line
+
+__all__ = ["HTTPBackend", "HTTPWatch"]
+
+JSON = "application/json"
+USER_AGENT = f"pybernetes/{__version__}"
+
+
+def _path(info: ResourceInfo, ns: str | None, name: str = "", subresource: str = "") -> str:
+    p = info.base_path(ns)
+    if name:
+        p += "/" + name
+        if subresource:
+            p += "/" + subresource
+    return p
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _raise_for(status: int, body: bytes) -> None:
+    decoded = _decode(body)
+    raise errors.from_status(decoded if isinstance(decoded, dict) else None, status,
+                             text=body[:500].decode(errors="replace").strip() or f"HTTP {status}")
+
+
+class HTTPBackend:
+    """Implements :class:`~pybernetes.client.resource.Backend` over HTTP."""
+
+    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 100,
+                 user_agent: str = USER_AGENT):
+        self.config = config
+        self.request_timeout = request_timeout
+        self.pool_size = pool_size
+        self.headers = {"Accept": JSON, "User-Agent": user_agent, **config.auth_headers()}
+        self._ssl = config.ssl_context()
+        self._session: aiohttp.ClientSession | None = None
+        self._extra: dict[str, Any] = {}
+        if config.tls_server_name:
+            self._extra["server_hostname"] = config.tls_server_name
+
+    # -- session -------------------------------------------------------------
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self._ssl if self._ssl else False,
+                                             keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers=self.headers, json_serialize=lambda o: orjson.dumps(o).decode(),
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout, connect=10))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    # -- one request -----------------------------------------------------------
+    async def request(self, method: str, path: str, *, query: dict[str, str] | None = None,
+                      body: Any = None, content_type: str = JSON, raw: bool = False) -> Any:
+        """Send one request; the decoded JSON answer (or text when ``raw``)."""
+        data = None
+        headers = None
+        if body is not None:
+            data = body.encode() if isinstance(body, str) else orjson.dumps(body)
+            headers = {"Content-Type": content_type}
+        try:
+            async with self.session.request(method, self.config.server + path, params=query or None,
+                                            data=data, headers=headers, **self._extra) as resp:
+                payload = await resp.read()
+                if resp.status >= 400:
+                    _raise_for(resp.status, payload)
+        except aiohttp.ClientError as e:
+            raise errors.ConnectionFailed(f"{method} {path}: {e}") from e
+        except TimeoutError as e:
+            raise errors.ConnectionFailed(f"{method} {path}: timed out") from e
+        if raw:
+            return payload.decode(errors="replace")
+        decoded = _decode(payload)
+        if decoded is None:
+            raise errors.InternalError(errors.status_for(500, f"{method} {path}: answer is not JSON"))
+        return decoded
+
+    async def open_stream(self, path: str, query: dict[str, str]) -> aiohttp.ClientResponse:
+        """A streaming GET (watch, log follow): no overall timeout."""
+        try:
+            resp = await self.session.get(
+                self.config.server + path, params=query,
+                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None), **self._extra)
+        except aiohttp.ClientError as e:
+            raise errors.ConnectionFailed(f"GET {path}: {e}") from e
+        except TimeoutError as e:
+            raise errors.ConnectionFailed(f"GET {path}: timed out") from e
+        if resp.status >= 400:
+            try:
+                payload = await resp.read()
+            except aiohttp.ClientError:
+                payload = b""
+            finally:
+                resp.release()
+            _raise_for(resp.status, payload)
+        return resp
+
+    # -- Backend ---------------------------------------------------------------
+    async def list(self, info: ResourceInfo, ns: str | None, opts: ListOptions) -> dict:
+        return await self.request("GET", _path(info, ns), query=opts.query())
+
+    async def get(self, info: ResourceInfo, ns: str | None, name: str, *,
+                  resource_version: str | None) -> dict:
+        q = {"resourceVersion": resource_version} if resource_version is not None else None
+        return await self.request("GET", _path(info, ns, name), query=q)
+
+    async def create(self, info: ResourceInfo, ns: str | None, obj: dict, *, query: dict[str, str]) -> dict:
+        return await self.request("POST", _path(info, ns), query=query, body=obj)
+
+    async def update(self, info: ResourceInfo, ns: str | None, name: str, obj: dict, *,
+                     subresource: str, query: dict[str, str]) -> dict:
+        return await self.request("PUT", _path(info, ns, name, subresource), query=query, body=obj)
+
+    async def patch(self, info: ResourceInfo, ns: str | None, name: str, body: Any, *,
+                    patch_type: str, subresource: str, query: dict[str, str]) -> dict:
+        return await self.request("PATCH", _path(info, ns, name, subresource), query=query, body=body,
+                                  content_type=PATCH_CONTENT_TYPES[patch_type])
+
+    async def delete(self, info: ResourceInfo, ns: str | None, name: str, options: dict) -> dict:
+        return await self.request("DELETE", _path(info, ns, name), body=options)
+
+    async def delete_collection(self, info: ResourceInfo, ns: str | None, opts: ListOptions,
+                                options: dict) -> dict:
+        return await self.request("DELETE", _path(info, ns), query=opts.query(), body=options)
+
+    def watch(self, info: ResourceInfo, ns: str | None, opts: ListOptions) -> Watch:
+        return HTTPWatch(self, _path(info, ns), {**opts.query(), "watch": "true"})
+
+    async def create_subresource(self, info: ResourceInfo, ns: str | None, name: str,
+                                 subresource: str, body: dict) -> dict:
+        return await self.request("POST", _path(info, ns, name, subresource), body=body)
+
+    async def pod_log(self, ns: str, name: str, query: dict[str, str]) -> str:
+        return await self.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}/log", query=query, raw=True)
+
+    async def pod_log_stream(self, ns: str, name: str, query: dict[str, str]) -> AsyncIterator[str]:
+        resp = await self.open_stream(f"/api/v1/namespaces/{ns}/pods/{name}/log", query)
+        try:
+            async for line in _lines(resp):
+                yield line.decode(errors="replace")
+        finally:
+            resp.close()
+
+    # -- discovery ---------------------------------------------------------------
+    async def version(self) -> dict:
+        return await self.request("GET", "/version")
+
+    async def server_resources(self) -> list[dict]:
+        """Every APIResourceList the server serves (core first)."""
+        out: list[dict] = []
+        core = await self.request("GET", "/api")
+        for v in core.get("versions") or ():
+            out.append(await self.request("GET", f"/api/{v}"))
+        groups = await self.request("GET", "/apis")
+        for g in groups.get("groups") or ():
+            for v in g.get("versions") or ():
+                out.append(await self.request("GET", f"/apis/{v['groupVersion']}"))
+        return out
+
+
+async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """Lines of a streamed body, any length (aiohttp's readline caps line size)."""
+    buf = b""
+    try:
+        async for chunk in resp.content.iter_any():
+            buf += chunk
+            while True:
+                i = buf.find(b"\n")
+                if i < 0:
+                    break
+                line, buf = buf[: i + 1], buf[i + 1:]
+                yield line
+    except (aiohttp.ClientError, ConnectionError) as e:
+        raise errors.ConnectionFailed(f"stream dropped: {e}") from e
+    if buf.strip():
+        yield buf
+
+
+class HTTPWatch(Watch):
+    def __init__(self, backend: HTTPBackend, path: str, query: dict[str, str]):
+        super().__init__()
+        self.backend = backend
+        self.path = path
+        self.query = query
+        self._resp: aiohttp.ClientResponse | None = None
+        self._lines: AsyncIterator[bytes] | None = None
+
+    async def _next(self) -> WatchEvent | None:
+        if self._lines is None:
+            self._resp = await self.backend.open_stream(self.path, self.query)
+            self._lines = _lines(self._resp)
+        while True:
+            try:
+                line = await self._lines.__anext__()
+            except StopAsyncIteration:
+                return None
+            if line.strip():
+                return event_from_line(line)
+
+    async def _close(self) -> None:
+        # Closing the response first also wakes a reader parked in another task.
+        if self._resp is not None:
+            self._resp.close()
+            self._resp = None
+        lines, self._lines = self._lines, None
+        if lines is not None:
+            try:
+                await lines.aclose()  # type: ignore[attr-defined]
+            except RuntimeError:  # still running in another task: it ends on its own
+                pass
