@@ -64,6 +64,9 @@ def open_storage(kind: str, *, data_dir: str, **opts: Any) -> Storage:
 
     ``"sqlite"``: ``DATA_DIR/pybernetes.db`` (the directory is created);
     ``opts`` are :class:`~pybernetes.storage.sqlite.SQLiteConfig` fields.
+    ``"etcd"``: ``opts`` are :class:`~pybernetes.storage.etcd.EtcdStorage`'s
+    arguments (``endpoints`` — URLs, a list or comma-separated — ``prefix``,
+    ``ca_file``, ``cert_file``, ``key_file``, ...); ``data_dir`` is unused.
     Opening does blocking file I/O once; call it at startup (or via
     ``asyncio.to_thread``).
     """
@@ -73,7 +76,10 @@ def open_storage(kind: str, *, data_dir: str, **opts: Any) -> Storage:
         os.makedirs(data_dir, exist_ok=True)
         return SQLiteStorage(os.path.join(data_dir, SQLITE_FILENAME), config=SQLiteConfig(**opts))
     if kind == "etcd":
-        raise NotImplementedError(
-            "the etcd storage backend is not implemented yet; use kind='sqlite'"
-        )
+        try:
+            from .etcd import EtcdStorage
+        except ImportError as exc:  # aetcd/grpcio are only needed for this backend
+            raise StorageError(f"the etcd backend needs the aetcd package: {exc}") from exc
+
+        return EtcdStorage(**opts)
     raise ValueError(f"unknown storage kind {kind!r} (expected 'sqlite' or 'etcd')")

@@ -4,6 +4,10 @@ Like the Kubernetes apiserver's etcd compactor: every ``interval`` seconds,
 compact to the revision that was current at the PREVIOUS tick, so history
 stays watchable for at least one interval (5 minutes by default), and never
 compact away the newest ``keep_revisions`` revisions (kine keeps 1000).
+
+A store that several apiservers share may define ``claim_compaction(target,
+*, token) -> (won, token)``; the compactor then compacts only when it wins the
+claim (etcd: a compare-and-swap on ``compact_rev_key``, as Kubernetes does).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class Compactor:
         self.interval = interval
         self.keep_revisions = max(0, keep_revisions)
         self._seen: int | None = None  # current revision at the previous tick
+        self._claim_token = 0  # the shared store's compaction clock, as last seen
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -45,6 +50,13 @@ class Compactor:
         target = min(seen, current - self.keep_revisions)
         if target <= await self.store.compacted_revision():
             return None
+        # A store shared by several apiservers (etcd) lets only one compact per
+        # interval: ``claim_compaction`` is its compare-and-swap turn-taking.
+        claim = getattr(self.store, "claim_compaction", None)
+        if claim is not None:
+            won, self._claim_token = await claim(target, token=self._claim_token)
+            if not won:
+                return None
         try:
             await self.store.compact(target)
         except Compacted:  # someone else compacted further meanwhile

@@ -1,0 +1,230 @@
+"""Real etcd members for tests: one member or a 3-member cluster on loopback.
+
+Each member is an ``etcd`` process (Debian's ``etcd-server``, 3.4.x) listening
+on 127.0.0.1 ports the OS picked at run time, with its data under a directory
+the caller owns (a pytest temp dir). Members are stopped by pid: SIGTERM, then
+SIGKILL if they linger; :meth:`EtcdCluster.kill` SIGKILLs one member
+mid-flight (no chance to flush anything).
+
+    cluster = EtcdCluster.start(tmp_path, size=3)
+    try:
+        ...cluster.client_urls...
+    finally:
+        cluster.stop()
+
+:func:`etcd_missing_reason` says why etcd tests cannot run here (or None).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["EtcdCluster", "EtcdMember", "etcd_missing_reason", "free_port"]
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+START_TIMEOUT = 30.0
+
+
+def etcd_missing_reason() -> str | None:
+    """Why etcd tests must skip (the binary or the client library is absent), or None."""
+    if not os.access(ETCD, os.X_OK):
+        return (
+            "etcd is not installed: run scripts/install-system-deps as root "
+            "(Debian packages etcd-server and etcd-client)"
+        )
+    try:
+        import aetcd  # noqa: F401
+    except ImportError as exc:
+        return f"the aetcd client library is not installed ({exc}): pip install aetcd"
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class EtcdMember:
+    name: str
+    client_port: int
+    peer_port: int
+    data_dir: Path
+    args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def client_url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"{self.name}.log"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def spawn(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        try:
+            self.proc = subprocess.Popen(
+                [ETCD, *self.args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # a Ctrl-C of the test run is not its business
+            )
+        finally:
+            log.close()
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.client_url + "/health", timeout=1) as resp:
+                return json.loads(resp.read()).get("health") == "true"
+        except (OSError, ValueError):
+            return False
+
+    def is_leader(self) -> bool:
+        """Whether this member leads, from its ``etcd_server_is_leader`` metric."""
+        with urllib.request.urlopen(self.client_url + "/metrics", timeout=2) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("etcd_server_is_leader "):
+                    return float(line.split()[1]) == 1.0
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL by pid and reap."""
+        if self.running:
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM by pid, SIGKILL after 10 s, reap."""
+        if self.running:
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def log_tail(self, n: int = 3000) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-n:]
+        return ""
+
+
+class EtcdCluster:
+    """``size`` etcd members forming one cluster (size 1: a single member)."""
+
+    def __init__(self, base_dir: Path, *, size: int = 1, extra_args: tuple[str, ...] = ()):
+        self.base_dir = Path(base_dir)
+        self.token = f"pyb-test-{uuid.uuid4().hex[:8]}"
+        self.members = [
+            EtcdMember(
+                name=f"m{i}",
+                client_port=free_port(),
+                peer_port=free_port(),
+                data_dir=self.base_dir / f"m{i}.etcd",
+            )
+            for i in range(size)
+        ]
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        for m in self.members:
+            m.args = [
+                f"--name={m.name}",
+                f"--data-dir={m.data_dir}",
+                f"--listen-client-urls={m.client_url}",
+                f"--advertise-client-urls={m.client_url}",
+                f"--listen-peer-urls={m.peer_url}",
+                f"--initial-advertise-peer-urls={m.peer_url}",
+                f"--initial-cluster={initial}",
+                f"--initial-cluster-token={self.token}",
+                "--initial-cluster-state=new",
+                "--logger=zap",
+                "--log-outputs=stderr",
+                *extra_args,
+            ]
+
+    @classmethod
+    def start(
+        cls, base_dir: Path, *, size: int = 1, extra_args: tuple[str, ...] = ()
+    ) -> EtcdCluster:
+        """Start every member and wait until each reports healthy (a leader exists)."""
+        cluster = cls(base_dir, size=size, extra_args=extra_args)
+        cluster.base_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for m in cluster.members:
+                m.spawn()
+            cluster.wait_healthy()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    @property
+    def client_urls(self) -> list[str]:
+        return [m.client_url for m in self.members]
+
+    @property
+    def running(self) -> list[EtcdMember]:
+        return [m for m in self.members if m.running]
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
+        """Until every running member answers /health (it needs a leader)."""
+        deadline = time.monotonic() + timeout
+        pending = list(self.running)
+        while pending:
+            for m in list(pending):
+                if not m.running:
+                    raise RuntimeError(f"etcd {m.name} exited:\n{m.log_tail()}")
+                if m.healthy():
+                    pending.remove(m)
+            if pending and time.monotonic() > deadline:
+                tails = "\n".join(f"--- {m.name}\n{m.log_tail()}" for m in pending)
+                raise RuntimeError(f"etcd members never became healthy:\n{tails}")
+            if pending:
+                time.sleep(0.05)
+
+    def leader(self) -> EtcdMember:
+        """The member that currently leads (asked of every running member)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            for m in self.running:
+                with contextlib.suppress(OSError, ValueError):
+                    if m.is_leader():
+                        return m
+            if time.monotonic() > deadline:
+                raise RuntimeError("no etcd leader")
+            time.sleep(0.05)
+
+    def kill(self, member: EtcdMember) -> None:
+        member.kill()
+
+    def stop(self) -> None:
+        for m in self.members:
+            m.stop()

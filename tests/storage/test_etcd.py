@@ -1,0 +1,303 @@
+"""The etcd backend: the conformance suite on a real etcd, plus cluster failures.
+
+Needs Debian's ``etcd-server`` (scripts/install-system-deps) and the ``aetcd``
+package; without them every test here skips, saying which is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.etcd_cluster import EtcdCluster, etcd_missing_reason
+from tests.storage.conformance import StorageConformance, collect, ns  # noqa: F401  (fixture)
+
+_MISSING = etcd_missing_reason()
+if _MISSING:
+    pytest.skip(f"SKIPPING etcd storage tests: {_MISSING}", allow_module_level=True)
+
+from pybernetes.storage import (  # noqa: E402
+    Compacted,
+    NotFound,
+    StorageError,
+    open_storage,
+    start_compactor,
+)
+from pybernetes.storage.etcd import EtcdStorage, WriteOutcomeUnknown  # noqa: E402
+
+GUARD = 30.0
+
+
+@pytest.fixture(scope="module")
+def etcd(tmp_path_factory):
+    """One etcd member shared by the module (tests use their own key prefixes)."""
+    cluster = EtcdCluster.start(tmp_path_factory.mktemp("etcd1"), size=1)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+async def store(etcd):
+    s = open_storage(
+        "etcd", data_dir="", endpoints=etcd.client_urls, prefix=f"/pyb-{uuid.uuid4().hex[:8]}"
+    )
+    assert isinstance(s, EtcdStorage)
+    yield s
+    await s.close()
+
+
+class TestEtcdConformance(StorageConformance):
+    pass
+
+
+# ----- etcd-only ----------------------------------------------------------------
+
+
+async def test_prefix_isolates_stores_sharing_one_etcd(etcd):
+    a = EtcdStorage(etcd.client_urls, prefix="/tenant-a")
+    b = EtcdStorage(",".join(etcd.client_urls), prefix="/tenant-b")
+    try:
+        await a.create("/registry/x", b"A")
+        with pytest.raises(NotFound):
+            await b.get("/registry/x")
+        kv = await b.create("/registry/x", b"B")
+        assert [k.value for k in (await a.list("/registry/")).items] == [b"A"]
+        assert (await b.list("")).items == [kv]
+        assert await a.count("") == 1
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_compacted_revision_is_learned_from_etcd(etcd):
+    """A second client that did not compact learns the revision from etcd's error."""
+    a = EtcdStorage(etcd.client_urls, prefix="/learn-a")
+    b = EtcdStorage(etcd.client_urls, prefix="/learn-b", compact_key="/learn-b-compact")
+    try:
+        kv = await a.create("/k", b"1")
+        kv2 = await a.update("/k", b"2", expected_revision=kv.mod_revision)
+        await a.compact(kv2.mod_revision)
+        with pytest.raises(Compacted) as err:
+            await b.get("/k", revision=kv.mod_revision)
+        assert err.value.revision >= kv2.mod_revision
+        watch = b.watch("/", start_revision=kv.mod_revision)
+        try:
+            with pytest.raises(Compacted) as err:
+                await asyncio.wait_for(watch.__anext__(), GUARD)
+            assert err.value.revision >= kv2.mod_revision
+        finally:
+            await watch.close()
+        assert await b.compacted_revision() >= kv2.mod_revision
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_coordinated_compaction_one_compactor_per_interval(etcd):
+    """Two apiservers' compactors on one etcd: the claim on compact_rev_key lets
+    exactly one of them compact in each round."""
+    key = f"/compact-{uuid.uuid4().hex[:6]}"
+    a = EtcdStorage(etcd.client_urls, prefix="/ca", compact_key=key)
+    b = EtcdStorage(etcd.client_urls, prefix="/cb", compact_key=key)
+    try:
+        won_a = won_b = 0
+        token_a = token_b = 0
+        for i in range(6):
+            rev = (await a.create(f"/k{i}", b"")).mod_revision
+            ok_a, token_a = await a.claim_compaction(rev, token=token_a)
+            ok_b, token_b = await b.claim_compaction(rev, token=token_b)
+            assert ok_a + ok_b <= 1
+            won_a += ok_a
+            won_b += ok_b
+        # a won first and keeps winning while it lives; b always learns the clock.
+        assert (won_a, won_b) == (6, 0)
+        # a stops compacting: b takes over at its next claim.
+        ok_b, token_b = await b.claim_compaction(rev, token=token_b)
+        assert ok_b
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_compactor_compacts_etcd(etcd):
+    s = EtcdStorage(
+        etcd.client_urls, prefix="/compactor", compact_key=f"/compact-{uuid.uuid4().hex[:6]}"
+    )
+    try:
+        kv = await s.create("/a", b"0")
+        for i in range(10):
+            kv = await s.update("/a", str(i).encode(), expected_revision=kv.mod_revision)
+        before = await s.compacted_revision()
+        compactor = start_compactor(s, interval=0.05, keep_revisions=2)
+        try:
+            async with asyncio.timeout(GUARD):
+                while await s.compacted_revision() <= before:
+                    await asyncio.sleep(0.05)
+        finally:
+            await compactor.aclose()
+        assert await s.get("/a") == kv
+    finally:
+        await s.close()
+
+
+async def test_unreachable_etcd_fails_reads_with_storage_error():
+    from tests.etcd_cluster import free_port
+
+    s = EtcdStorage([f"http://127.0.0.1:{free_port()}"], request_timeout=0.5)
+    try:
+        with pytest.raises(StorageError, match="unavailable"):
+            await s.get("/x")
+        with pytest.raises(StorageError):
+            await s.create("/x", b"")
+    finally:
+        await s.close()
+
+
+async def test_failover_to_a_live_endpoint(etcd):
+    """A dead URL first in the list: calls fail over to the live one."""
+    from tests.etcd_cluster import free_port
+
+    s = EtcdStorage([f"http://127.0.0.1:{free_port()}", *etcd.client_urls], prefix="/fo")
+    try:
+        kv = await s.create("/a", b"1")  # never sent to the dead one: safe to retry
+        assert await s.get("/a") == kv
+    finally:
+        await s.close()
+
+
+# ----- 3-member cluster ----------------------------------------------------------
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = EtcdCluster.start(tmp_path / "etcd3", size=3)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+async def _burst(
+    store: EtcdStorage, prefix: str, *, workers: int, acked: list[str], stop: asyncio.Event
+) -> list[BaseException]:
+    """Create keys from ``workers`` tasks until ``stop``; acknowledged keys go to
+    ``acked``; errors (write outcome unknown, unavailable) are returned."""
+    errors: list[BaseException] = []
+
+    async def worker(w: int) -> None:
+        i = 0
+        while not stop.is_set():
+            key = f"{prefix}{w}/{i}"
+            i += 1
+            try:
+                await store.create(key, key.encode())
+            except StorageError as exc:
+                errors.append(exc)
+                await asyncio.sleep(0.05)
+                continue
+            acked.append(key)
+
+    await asyncio.gather(*(worker(w) for w in range(workers)))
+    return errors
+
+
+async def _acked_after(acked: list[str], n: int) -> None:
+    async with asyncio.timeout(GUARD):
+        while len(acked) < n:
+            await asyncio.sleep(0.01)
+
+
+async def _check_all_present(urls: list[str], acked: list[str], prefix: str) -> None:
+    check = EtcdStorage(urls, prefix="/burst")
+    try:
+        stored = {kv.key: kv.value for kv in (await check.list(prefix)).items}
+    finally:
+        await check.close()
+    missing = [k for k in acked if stored.get(k) != k.encode()]
+    assert missing == []
+
+
+async def test_member_killed_mid_burst_writes_continue_and_survive(cluster):
+    store = EtcdStorage(cluster.client_urls, prefix="/burst")
+    acked: list[str] = []
+    stop = asyncio.Event()
+    try:
+        burst = asyncio.create_task(_burst(store, "/k/", workers=16, acked=acked, stop=stop))
+        await _acked_after(acked, 300)
+        # Kill the member this client is talking to (the first URL): the worst case.
+        victim = cluster.members[0]
+        cluster.kill(victim)
+        at_kill = len(acked)
+        await _acked_after(acked, at_kill + 1000)  # writes continue on the survivors
+        stop.set()
+        errors = await asyncio.wait_for(burst, GUARD)
+        assert all(isinstance(e, StorageError) for e in errors)
+        assert len(errors) <= 16  # at most the writes in flight at the kill
+    finally:
+        stop.set()
+        await store.close()
+    survivors = [m.client_url for m in cluster.members if m is not victim]
+    await _check_all_present(survivors, acked, "/k/")
+
+
+async def test_leader_killed_store_recovers_without_losing_acked_writes(cluster):
+    leader = cluster.leader()
+    # Talk to the leader first: its death breaks the connection and the raft group.
+    urls = [leader.client_url] + [u for u in cluster.client_urls if u != leader.client_url]
+    store = EtcdStorage(urls, prefix="/burst")
+    acked: list[str] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        burst = asyncio.create_task(_burst(store, "/l/", workers=16, acked=acked, stop=stop))
+        await _acked_after(acked, 300)
+        cluster.kill(leader)
+        killed_at, at_kill = loop.time(), len(acked)
+        # Recovered = a write begun after the kill is acknowledged.
+        probe = 0
+        async with asyncio.timeout(GUARD):
+            while True:
+                probe += 1
+                try:
+                    await store.create(f"/probe/{probe}", b"")
+                    break
+                except StorageError:
+                    await asyncio.sleep(0.05)
+        recovered_in = loop.time() - killed_at
+        await _acked_after(acked, at_kill + 500)
+        stop.set()
+        errors = await asyncio.wait_for(burst, GUARD)
+        assert all(isinstance(e, StorageError) for e in errors)
+    finally:
+        stop.set()
+        await store.close()
+    assert recovered_in < 10.0
+    assert cluster.leader() is not leader
+    survivors = [m.client_url for m in cluster.members if m is not leader]
+    await _check_all_present(survivors, acked, "/l/")
+
+
+async def test_watch_resumes_on_another_member_without_gaps(cluster):
+    store = EtcdStorage(cluster.client_urls, prefix="/w")
+    writer = EtcdStorage(list(reversed(cluster.client_urls)), prefix="/w")
+    try:
+        start = await store.current_revision() + 1
+        watch = store.watch("/", start_revision=start)
+        revs = [(await writer.create(f"/a{i}", b"")).mod_revision for i in range(50)]
+        got = await collect(watch, 50)
+        cluster.kill(cluster.members[0])  # the watch's endpoint
+        revs += [(await writer.create(f"/b{i}", b"")).mod_revision for i in range(50)]
+        got += await collect(watch, 50)
+        await watch.close()
+        assert [e.revision for e in got] == revs
+    finally:
+        await store.close()
+        await writer.close()
+
+
+def test_write_outcome_unknown_is_a_storage_error():
+    assert issubclass(WriteOutcomeUnknown, StorageError)
