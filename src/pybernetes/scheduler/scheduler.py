@@ -128,9 +128,9 @@ class Scheduler:
         self.informers["nodes"].add_event_handler(on_add=self.on_node_add, on_update=self.on_node_update,
                                                   on_delete=self.on_node_delete)
         if self.recorder is None and self.config.events:
-            from ..controllers.events import EventRecorder
+            from .events import SerialEventRecorder
 
-            self.recorder = EventRecorder(c, self.config.scheduler_name)
+            self.recorder = SerialEventRecorder(c, self.config.scheduler_name)
 
     # -- informer handlers (kube-scheduler's eventhandlers.go) ---------------------
     def _ours(self, pod: Obj) -> bool:

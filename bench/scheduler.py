@@ -1,0 +1,285 @@
+"""Scheduler benchmark, shaped like scheduler_perf's SchedulingBasic.
+
+N hollow nodes (Node objects registered through the API, Ready, kept alive by
+a simulated kubelet renewing their kube-node-lease Leases), 1,000 initial
+pods, then M measured pods. Prints pods/s over the measured pods (first create
+to last bound) and the p50/p99 of create -> bound (time the bench's own watch
+saw ``spec.nodeName``).
+
+The apiserver and the scheduler each run as their own `pyb` process (as in a
+cluster); the bench process creates nodes and pods and watches.
+
+    python bench/scheduler.py                       # quick: N=500, 1000 + 2000 pods
+    python bench/scheduler.py --nodes 5000 --pods 10000
+    python bench/scheduler.py --profile sched.prof   # cProfile the scheduler process
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+
+from pybernetes.client import AlreadyExists, Client
+
+NS = "bench"
+LEASE_NS = "kube-node-lease"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def node_body(name: str) -> dict:
+    ts = now_iso()
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "spec": {},
+            "status": {"capacity": {"cpu": "4", "memory": "32Gi", "pods": "110"},
+                       "allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "hollow kubelet is posting ready status",
+                                       "lastHeartbeatTime": ts, "lastTransitionTime": ts}]}}
+
+
+def pod_body(name: str) -> dict:
+    res = {"cpu": "100m", "memory": "500Mi"}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS},
+            "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
+                                     "ports": [{"containerPort": 80}],
+                                     "resources": {"limits": dict(res), "requests": dict(res)}}]}}
+
+
+def lease_body(node: str) -> dict:
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": node, "namespace": LEASE_NS},
+            "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": micro_now()}}
+
+
+async def bounded(n: int, concurrency: int, op) -> None:
+    it = iter(range(n))
+
+    async def worker():
+        for i in it:
+            await op(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+class HollowKubelets:
+    """Registers nodes Ready and renews one Lease per node every ``period`` seconds (spread evenly)."""
+
+    def __init__(self, client: Client, names: list[str], period: float) -> None:
+        self.client, self.names, self.period = client, names, period
+        self.renewals = 0
+
+    async def register(self, concurrency: int) -> None:
+        for ns in (NS, LEASE_NS):
+            try:
+                await self.client.namespaces().create({"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": ns}})
+            except AlreadyExists:
+                pass
+
+        async def one(i: int) -> None:
+            name = self.names[i]
+            created = await self.client.nodes().create(node_body(name))
+            if not (created.get("status") or {}).get("conditions"):
+                created["status"] = node_body(name)["status"]
+                await self.client.nodes().update_status(created)
+            await self.client.leases(LEASE_NS).create(lease_body(name))
+
+        await bounded(len(self.names), concurrency, one)
+
+    async def heartbeat(self) -> None:
+        leases = self.client.leases(LEASE_NS)
+        interval = self.period / max(len(self.names), 1)
+        i = 0
+        next_at = time.monotonic()
+        while True:
+            name = self.names[i % len(self.names)]
+            i += 1
+            try:
+                await leases.update(lease_body(name))  # no resourceVersion: unconditional renew
+                self.renewals += 1
+            except Exception as e:  # noqa: BLE001 - a missed beat is only a missed beat
+                print(f"heartbeat {name}: {e}", file=sys.stderr)
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+
+class BoundWatcher:
+    """Watches the bench namespace; records when each pod was first seen with spec.nodeName."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.bound_at: dict[str, float] = {}
+        self.nodes_used: dict[str, int] = {}
+        self.changed = asyncio.Event()
+
+    async def run(self, resource_version: str) -> None:
+        rv = resource_version
+        while True:
+            async for ev in self.client.pods(NS).watch(resource_version=rv, timeout_seconds=3600):
+                obj = ev.object
+                rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+                node = (obj.get("spec") or {}).get("nodeName")
+                name = obj["metadata"]["name"]
+                if node and name not in self.bound_at:
+                    self.bound_at[name] = time.perf_counter()
+                    self.nodes_used[node] = self.nodes_used.get(node, 0) + 1
+                    self.changed.set()
+
+    async def wait_for(self, names: list[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = sum(1 for n in names if n not in self.bound_at)
+            if not missing:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                pass
+
+
+def start_apiserver(data_dir: str) -> tuple[subprocess.Popen, str]:
+    log = open(os.path.join(data_dir, "apiserver.log"), "wb")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen([sys.executable, "-m", "pybernetes.cli.main", "apiserver", "--data-dir", data_dir,
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=log)
+    line = proc.stdout.readline().decode()
+    if "listening on" not in line:
+        raise RuntimeError(f"apiserver did not start: {line!r}")
+    return proc, line.split("listening on", 1)[1].strip()
+
+
+def start_scheduler(kubeconfig: str, data_dir: str, profile: str | None,
+                    percentage: int) -> subprocess.Popen:
+    log = open(os.path.join(data_dir, "scheduler.log"), "wb")  # noqa: SIM115 - owned by the child
+    prefix = [sys.executable]
+    if profile:
+        prefix += ["-m", "cProfile", "-o", profile]
+    cmd = [*prefix, "-m", "pybernetes.cli.main", "scheduler", "--kubeconfig", kubeconfig,
+           "--leader-elect=false", "--percentage-of-nodes-to-score", str(percentage)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(int(len(values) * q), len(values) - 1)]
+
+
+async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
+    client = Client.from_url(url)
+    names = [f"hollow-node-{i}" for i in range(args.nodes)]
+    kubelets = HollowKubelets(client, names, args.heartbeat_period)
+    t0 = time.perf_counter()
+    await kubelets.register(args.concurrency)
+    print(f"registered {args.nodes} nodes in {time.perf_counter() - t0:.1f}s", flush=True)
+    hb = asyncio.create_task(kubelets.heartbeat())
+    sched = start_scheduler(kubeconfig, data_dir, args.profile, args.percentage_of_nodes_to_score)
+    watcher = BoundWatcher(client)
+    rv = (await client.pods(NS).list(limit=1))["metadata"]["resourceVersion"]
+    wt = asyncio.create_task(watcher.run(rv))
+    try:
+        # warm-up: the initial pods
+        initial = [f"init-{i}" for i in range(args.initial_pods)]
+        t0 = time.perf_counter()
+        await bounded(len(initial), args.concurrency, lambda i: client.pods(NS).create(pod_body(initial[i])))
+        if not await watcher.wait_for(initial, args.timeout):
+            raise RuntimeError(f"initial pods not bound within {args.timeout}s; see {data_dir}/scheduler.log")
+        print(f"{len(initial)} initial pods bound in {time.perf_counter() - t0:.1f}s", flush=True)
+
+        # measured
+        measured = [f"pod-{i}" for i in range(args.pods)]
+        created_at: dict[str, float] = {}
+
+        async def create(i: int) -> None:
+            name = measured[i]
+            created_at[name] = time.perf_counter()
+            await client.pods(NS).create(pod_body(name))
+
+        t_start = time.perf_counter()
+        await bounded(len(measured), args.concurrency, create)
+        t_created = time.perf_counter()
+        ok = await watcher.wait_for(measured, args.timeout)
+        bound = [n for n in measured if n in watcher.bound_at]
+        t_end = max(watcher.bound_at[n] for n in bound)
+        lat = [watcher.bound_at[n] - created_at[n] for n in bound]
+        return {
+            "nodes": args.nodes, "measured_pods": len(measured), "bound": len(bound), "complete": ok,
+            "pods_per_s": len(bound) / (t_end - t_start),
+            "creates_per_s": len(measured) / (t_created - t_start),
+            "p50_ms": 1000 * statistics.median(lat), "p99_ms": 1000 * pct(lat, 0.99),
+            "nodes_used": len(watcher.nodes_used),
+            "max_pods_per_node": max(watcher.nodes_used.values()),
+            "lease_renewals": kubelets.renewals,
+        }
+    finally:
+        # SIGINT lets cProfile write its file
+        stop(sched, signal.SIGINT if args.profile else signal.SIGTERM)
+        for t in (hb, wt):
+            t.cancel()
+        await asyncio.gather(hb, wt, return_exceptions=True)
+        await client.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=500)
+    ap.add_argument("--initial-pods", type=int, default=1000)
+    ap.add_argument("--pods", type=int, default=2000, help="measured pods (M)")
+    ap.add_argument("--concurrency", type=int, default=32, help="creates in flight")
+    ap.add_argument("--heartbeat-period", type=float, default=10.0, help="seconds between renewals of one node's lease")
+    ap.add_argument("--percentage-of-nodes-to-score", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--profile", default=None, help="write a cProfile of the scheduler process here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pyb-sched-bench-") as d:
+        api, url = start_apiserver(d)
+        kubeconfig = os.path.join(d, "kubeconfig")
+        with open(kubeconfig, "w") as f:
+            f.write("apiVersion: v1\nkind: Config\n"
+                    f"clusters:\n- name: local\n  cluster:\n    server: {url}\n"
+                    "users:\n- name: admin\n  user: {}\n"
+                    "contexts:\n- name: local\n  context:\n    cluster: local\n    user: admin\n"
+                    "current-context: local\n")
+        try:
+            r = asyncio.run(bench(url, kubeconfig, d, args))
+        finally:
+            stop(api)
+            if args.profile is None:
+                pass
+        print(f"SchedulingBasic N={r['nodes']} M={r['measured_pods']}: {r['pods_per_s']:.0f} pods/s "
+              f"(creates {r['creates_per_s']:.0f}/s), create->bound p50 {r['p50_ms']:.0f} ms, "
+              f"p99 {r['p99_ms']:.0f} ms; {r['bound']}/{r['measured_pods']} bound on {r['nodes_used']} nodes "
+              f"(max {r['max_pods_per_node']}/node); {r['lease_renewals']} lease renewals")
+
+
+if __name__ == "__main__":
+    main()
