@@ -149,7 +149,6 @@ class Scheduler:
         if (new.get("spec") or {}).get("nodeName"):
             if not (old.get("spec") or {}).get("nodeName"):
                 self.queue.delete(key)
-                self._conditions.pop(key, None)
             if _terminal(new):
                 self.cache.remove_pod(key)
                 self.queue.move_all_to_active_or_backoff(POD_DELETE)
@@ -284,6 +283,9 @@ class Scheduler:
         log.info('Successfully bound pod to node pod="%s" node="%s" evaluatedNodes=%d feasibleNodes=%d',
                  pi.key, node, result.evaluated, result.feasible)
         self._event(pi, "Normal", "Scheduled", f"Successfully assigned {pi.key} to {node}")
+        if self._conditions.pop(pi.key, None) is not None:
+            # it was marked Unschedulable: say it is scheduled now
+            self._spawn(self._set_condition(pi, {"type": "PodScheduled", "status": "True"}))
 
     def _unschedulable(self, qpi: QueuedPodInfo, cycle: int, message: str, plugins: frozenset[str]) -> None:
         pi = qpi.info
@@ -298,10 +300,14 @@ class Scheduler:
 
     async def _set_unschedulable_condition(self, pi: PodInfo, message: str) -> None:
         """PodScheduled=False/Unschedulable, patched onto the status subresource."""
+        await self._set_condition(pi, {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                       "message": message})
+
+    async def _set_condition(self, pi: PodInfo, cond: Obj) -> None:
+        """Strategic-merge the condition (merge key ``type``) into ``status.conditions``."""
         from ..client.errors import NotFound
 
-        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                "lastProbeTime": None, "lastTransitionTime": _now()}
+        cond = {**cond, "lastProbeTime": None, "lastTransitionTime": _now()}
         body = {"status": {"conditions": [cond]}}
         try:
             await self.client.pods(pi.namespace).patch(pi.name, body, patch_type="strategic",
