@@ -1,0 +1,62 @@
+"""The process runtime's saved task state: one JSON file per container.
+
+Written atomically (temp file + rename) when a container starts and when its
+exit is recorded, so a kubelet restarted over the same root finds every
+container, its process (pid + kernel start time, which guards against pid
+reuse) and, once it has exited, its exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+__all__ = ["TaskState", "save_state", "load_state", "STATE_FILE"]
+
+STATE_FILE = "state.json"
+
+
+@dataclass(slots=True)
+class TaskState:
+    id: str
+    pod_uid: str
+    pod_namespace: str
+    pod_name: str
+    name: str
+    attempt: int
+    image: str
+    argv: list[str]
+    env: list[list[str]]
+    working_dir: str | None
+    mounts: list[dict]
+    created_at: float
+    shim_pid: int = 0
+    shim_start_ticks: int = 0
+    pid: int = 0  # the container's main process (child of the shim)
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    message: str = ""
+    killed: bool = False  # the kubelet sent SIGKILL: no exit file will follow
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def save_state(directory: str, state: TaskState) -> None:
+    path = os.path.join(directory, STATE_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(asdict(state), f)
+    os.replace(tmp, path)
+
+
+def load_state(directory: str) -> TaskState | None:
+    """The state saved in ``directory``, or None if absent or unreadable."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        with open(os.path.join(directory, STATE_FILE)) as f:
+            raw = json.load(f)
+        known = {f.name for f in fields(TaskState)}
+        return TaskState(**{k: v for k, v in raw.items() if k in known})
+    return None
