@@ -222,21 +222,23 @@ async def _check_all_present(urls: list[str], acked: list[str], prefix: str) -> 
 
 
 async def test_member_killed_mid_burst_writes_continue_and_survive(cluster):
-    store = EtcdStorage(cluster.client_urls, prefix="/burst")
+    leader = cluster.leader()
+    victim = next(m for m in cluster.members if m is not leader)
+    # The client talks to the victim first: its death breaks the connection mid-write.
+    urls = [victim.client_url] + [u for u in cluster.client_urls if u != victim.client_url]
+    store = EtcdStorage(urls, prefix="/burst")
     acked: list[str] = []
     stop = asyncio.Event()
     try:
         burst = asyncio.create_task(_burst(store, "/k/", workers=16, acked=acked, stop=stop))
         await _acked_after(acked, 300)
-        # Kill the member this client is talking to (the first URL): the worst case.
-        victim = cluster.members[0]
         cluster.kill(victim)
         at_kill = len(acked)
         await _acked_after(acked, at_kill + 1000)  # writes continue on the survivors
         stop.set()
         errors = await asyncio.wait_for(burst, GUARD)
-        assert all(isinstance(e, StorageError) for e in errors)
-        assert len(errors) <= 16  # at most the writes in flight at the kill
+        # Interrupted creates are re-sent and settled: none surfaces as an error.
+        assert errors == []
     finally:
         stop.set()
         await store.close()
@@ -271,7 +273,7 @@ async def test_leader_killed_store_recovers_without_losing_acked_writes(cluster)
         await _acked_after(acked, at_kill + 500)
         stop.set()
         errors = await asyncio.wait_for(burst, GUARD)
-        assert all(isinstance(e, StorageError) for e in errors)
+        assert errors == []  # writes stuck with the dead leader were re-sent and settled
     finally:
         stop.set()
         await store.close()

@@ -20,13 +20,17 @@ keys may exist); ``compact_rev_key`` is outside it on purpose, because
 compaction is global too.
 
 Failover: calls go to one endpoint at a time and move to the next when it is
-unreachable or has no leader. Reads are retried on any transient error until
-``request_timeout``. A write is retried only when etcd cannot have applied it
-(no connection, no leader, too many requests); a write whose outcome is
-unknown (connection lost mid-call, proposal timed out) fails with
-:class:`WriteOutcomeUnknown` — it may or may not have committed, as with etcd
-itself — after :meth:`create`/:meth:`update` first try to settle it (see
-``_settle_*``).
+unreachable, has no leader, or does not answer one try within
+``attempt_timeout`` (a member whose leader just died holds proposals for
+etcd's 7 s request timeout). Reads are retried on any transient error until
+``request_timeout``. Writes are compare-and-swap transactions, so create and
+update are simply re-sent after an interruption: a copy that applied earlier
+makes the re-sent compare fail, and the key then holding our value (changed
+after the first try began) says it was ours. Should another writer have
+changed it since, the outcome is unknown and the caller gets
+:class:`WriteOutcomeUnknown` (a :class:`StorageError`; the apiserver's 500),
+as does an interrupted delete or compaction — as with etcd itself, such a
+write may or may not have committed.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ _PUT = rpc.Event.EventType.PUT
 _ERR_COMPACTED = "required revision has been compacted"
 _ERR_FUTURE = "required revision is a future revision"
 # Transient errors after which etcd has certainly not applied the request.
+_RETRYABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+)
 _NOT_APPLIED = (
     "failed to connect to all addresses",
     "etcdserver: no leader",
@@ -89,6 +98,7 @@ class EtcdConfig:
     cert_file: str | None = None
     key_file: str | None = None
     request_timeout: float = 15.0  # per call, retries included
+    attempt_timeout: float = 2.5  # per try of a write or a bounded read (then another member)
     watch_reconnect_timeout: float = 30.0  # a broken watch keeps retrying this long
     watch_buffer: int = 1000  # events read ahead per watcher (then etcd holds them)
     compact_key: str = "compact_rev_key"  # Kubernetes' key: apiservers of any kind agree
@@ -125,6 +135,7 @@ class EtcdStorage(Storage):
         cert_file: str | None = None,
         key_file: str | None = None,
         request_timeout: float = 15.0,
+        attempt_timeout: float = 2.5,
         watch_reconnect_timeout: float = 30.0,
         watch_buffer: int = 1000,
         compact_key: str = "compact_rev_key",
@@ -138,6 +149,7 @@ class EtcdStorage(Storage):
             cert_file=cert_file,
             key_file=key_file,
             request_timeout=request_timeout,
+            attempt_timeout=attempt_timeout,
             watch_reconnect_timeout=watch_reconnect_timeout,
             watch_buffer=max(1, watch_buffer),
             compact_key=compact_key,
@@ -180,43 +192,45 @@ class EtcdStorage(Storage):
         request: Any,
         *,
         write: bool,
+        deadline: float | None = None,
+        attempt_timeout: float | None = None,
     ) -> T:
-        """One KV RPC with failover; see the module docstring for what is retried."""
+        """One KV RPC with failover; see the module docstring for what is retried.
+
+        ``attempt_timeout`` caps each try: a member that forwarded a proposal
+        to a leader that just died would otherwise hold it for etcd's own
+        request timeout (7 s), long after a new leader took over."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.request_timeout
+        if deadline is None:
+            deadline = loop.time() + self.config.request_timeout
         delay = 0.05
         while True:
             conn = self._pool.get()
             remaining = deadline - loop.time()
+            timeout = min(remaining, attempt_timeout or remaining)
             try:
                 resp = await rpc_of(conn)(
-                    request, timeout=max(remaining, 0.001), metadata=REQUIRE_LEADER
+                    request, timeout=max(timeout, 0.001), metadata=REQUIRE_LEADER
                 )
             except grpc.aio.AioRpcError as exc:
                 code, details = exc.code(), _details(exc)
-                transient = code in (
-                    grpc.StatusCode.UNAVAILABLE,
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                )
-                applied_maybe = not any(s in details for s in _NOT_APPLIED)
-                if transient and (
-                    not details.startswith("etcdserver:")
-                    or not applied_maybe
+                if code not in _RETRYABLE:
+                    raise
+                not_applied = any(s in details for s in _NOT_APPLIED)
+                log.debug("etcd %s: %s: %s", conn.endpoint.target, code.name, details)
+                if (
+                    code == grpc.StatusCode.DEADLINE_EXCEEDED
+                    or not details.startswith("etcdserver:")
+                    or not_applied
                     or "timed out" in details
                 ):
                     self._pool.failed(conn)  # unreachable, cut off, or stuck: try another
-                if code == grpc.StatusCode.DEADLINE_EXCEEDED or (
-                    transient and loop.time() + delay >= deadline
-                ):
-                    if write:
-                        raise WriteOutcomeUnknown(
-                            f"etcd write timed out after {self.config.request_timeout}s: {details}"
-                        ) from exc
-                    raise StorageError(f"etcd unavailable: {details}") from exc
-                if not transient:
-                    raise
-                if write and applied_maybe:
+                if write and not not_applied:
                     raise WriteOutcomeUnknown(f"etcd write interrupted: {details}") from exc
+                if loop.time() + delay >= deadline:
+                    raise StorageError(
+                        f"etcd unavailable ({self.config.request_timeout}s): {details}"
+                    ) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
@@ -224,8 +238,15 @@ class EtcdStorage(Storage):
             return resp
 
     async def _range(self, request: rpc.RangeRequest) -> rpc.RangeResponse:
+        # Unbounded lists may legitimately take long: only bounded reads get a cap per try.
+        bounded = request.count_only or 0 < request.limit <= 1000 or not request.range_end
         try:
-            return await self._call(lambda c: c.kv.Range, request, write=False)
+            return await self._call(
+                lambda c: c.kv.Range,
+                request,
+                write=False,
+                attempt_timeout=self.config.attempt_timeout if bounded else None,
+            )
         except grpc.aio.AioRpcError as exc:
             raise await self._read_error(exc, request.revision) from exc
 
@@ -234,6 +255,37 @@ class EtcdStorage(Storage):
             return await self._call(lambda c: c.kv.Txn, request, write=True)
         except grpc.aio.AioRpcError as exc:
             raise StorageError(f"etcd txn failed: {_details(exc)}") from exc
+
+    async def _settled_txn(self, request: rpc.TxnRequest) -> tuple[rpc.TxnResponse, int | None]:
+        """A compare-and-swap txn, re-sent after an interruption until etcd answers.
+
+        Re-sending is safe because the txn's compare fails once any earlier copy
+        applied. Returns the response and, if it had to be re-sent, the highest
+        revision this client had seen before the first try (None if it was not
+        re-sent): a failed compare then means "applied earlier, by us or by
+        another writer after that revision" — see ``create``/``update``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.request_timeout
+        before = self._rev
+        call = lambda c: c.kv.Txn  # noqa: E731
+        resent = False
+        while True:
+            try:
+                resp = await self._call(
+                    call,
+                    request,
+                    write=True,
+                    deadline=deadline,
+                    attempt_timeout=self.config.attempt_timeout,
+                )
+                return resp, (before if resent else None)
+            except WriteOutcomeUnknown:
+                if loop.time() + 0.1 >= deadline:
+                    raise
+                resent = True
+                await asyncio.sleep(0.1)
+            except grpc.aio.AioRpcError as exc:
+                raise StorageError(f"etcd txn failed: {_details(exc)}") from exc
 
     async def _read_error(self, exc: grpc.aio.AioRpcError, revision: int) -> StorageError:
         details = _details(exc)
@@ -263,9 +315,14 @@ class EtcdStorage(Storage):
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=k))],
         )
-        resp = await self._txn(req)
+        resp, resent_after = await self._settled_txn(req)
         if not resp.succeeded:
             (existing,) = resp.responses[0].response_range.kvs
+            if resent_after is not None and existing.create_revision > resent_after:
+                # Created while our first copy was in flight: ours if it holds our value.
+                if existing.version == 1 and existing.value == value:
+                    return self._kv(existing)
+                raise WriteOutcomeUnknown(f"create of {key!r}: outcome unknown", key=key)
             raise AlreadyExists(f"key {key!r} exists", key=key, revision=existing.mod_revision)
         rev = resp.header.revision
         return KeyValue(key, value, rev, rev)
@@ -291,8 +348,14 @@ class EtcdStorage(Storage):
             success=[rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=value, prev_kv=True))],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=k))],
         )
-        resp = await self._txn(req)
+        resp, resent_after = await self._settled_txn(req)
         if not resp.succeeded:
+            kvs = resp.responses[0].response_range.kvs
+            if resent_after is not None and (not kvs or kvs[0].mod_revision > resent_after):
+                # Changed while our first copy was in flight: ours if it holds our value.
+                if kvs and kvs[0].value == value:
+                    return self._kv(kvs[0])
+                raise WriteOutcomeUnknown(f"update of {key!r}: outcome unknown", key=key)
             self._raise_precondition(key, resp, expected_revision)
         prev = resp.responses[0].response_put.prev_kv
         return KeyValue(key, value, prev.create_revision, resp.header.revision)
