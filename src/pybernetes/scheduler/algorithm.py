@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .cache import SchedulerCache
@@ -140,14 +140,18 @@ class Algorithm:
             filters.append(pl)
         want = num_feasible_nodes_to_find(self.percentage, n_all)
         if table.vector:
-            feasible = self._feasible_vector(state, pod, filters, want)
-        else:
-            feasible = self._feasible_scalar(state, pod, filters, want)
+            slots = self._feasible_vector(state, pod, filters, want)
+            if not len(slots):
+                raise FitError(pod, n_all, self.diagnose(pod, state=state, filters=filters))
+            if len(slots) == 1:
+                return ScheduleResult(table.infos[int(slots[0])].name, n_all, 1)
+            return ScheduleResult(self._select_vector(state, pod, slots), n_all, len(slots))
+        feasible = self._feasible_scalar(state, pod, filters, want)
         if not feasible:
             raise FitError(pod, n_all, self.diagnose(pod, state=state, filters=filters))
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, n_all, 1)
-        return ScheduleResult(self._select(state, pod, feasible), n_all, len(feasible))
+        return ScheduleResult(self._select_scalar(state, pod, feasible), n_all, len(feasible))
 
     def diagnose(self, pod: PodInfo, *, state: CycleState | None = None, filters=None) -> dict[str, Status]:
         """Run every filter on every node; the first rejection per node (for the FitError)."""
@@ -161,7 +165,8 @@ class Algorithm:
         return out
 
     # -- filtering ------------------------------------------------------------
-    def _feasible_vector(self, state, pod, filters, want: int) -> list[NodeInfo]:
+    def _feasible_vector(self, state, pod, filters, want: int):
+        """Slots (int array) of up to ``want`` feasible nodes, in round-robin order."""
         table = self.cache.table
         n = table.size
         mask = table.live[:n].copy()
@@ -175,25 +180,24 @@ class Algorithm:
                 rest.append(pl)
         candidates = np.flatnonzero(mask)
         if not len(candidates):
-            return []
+            return candidates
         i = int(np.searchsorted(candidates, self.next_start))
         if i:
             candidates = np.concatenate((candidates[i:], candidates[:i]))
-        infos = table.infos
-        if not rest:
-            chosen = candidates[:want]
-            self.next_start = (int(chosen[-1]) + 1) % n
-            return [infos[s] for s in chosen.tolist()]
-        out: list[NodeInfo] = []
-        for s in candidates.tolist():
-            ni = infos[s]
-            if _run_filters(state, pod, ni, rest) is None:
-                out.append(ni)
-                if len(out) >= want:
-                    break
-        if out:
-            self.next_start = (out[-1].slot + 1) % n
-        return out
+        if rest:
+            infos = table.infos
+            kept = []
+            for s in candidates.tolist():
+                if _run_filters(state, pod, infos[s], rest) is None:
+                    kept.append(s)
+                    if len(kept) >= want:
+                        break
+            candidates = np.asarray(kept, dtype=np.intp)
+        else:
+            candidates = candidates[:want]
+        if len(candidates):
+            self.next_start = (int(candidates[-1]) + 1) % n
+        return candidates
 
     def _feasible_scalar(self, state, pod, filters, want: int) -> list[NodeInfo]:
         infos = self.cache.table.infos
@@ -213,29 +217,32 @@ class Algorithm:
         return out
 
     # -- scoring ----------------------------------------------------------------
-    def _select(self, state, pod, feasible: list[NodeInfo]) -> str:
-        table = self.cache.table
+    def _active_scores(self, state, pod, nodes) -> list:
         active = []
         for pl, w in self.plugins.scores:
             if id(pl) in self._prescore:
-                st = pl.pre_score(state, pod, feasible)
+                st = pl.pre_score(state, pod, nodes)
                 if st is not None and st.code == Code.SKIP:
                     continue
             active.append((pl, w))
-        if table.vector:
-            slots = np.fromiter((ni.slot for ni in feasible), dtype=np.intp, count=len(feasible))
-            total = np.zeros(len(feasible), dtype=np.int64)
-            for pl, w in active:
-                if id(pl) in self._batch_score:
-                    s = pl.score_batch(state, pod, table, slots)
-                else:
-                    s = np.asarray(self._scores(state, pod, pl, feasible), dtype=np.int64)
-                total += s * w
-            best = total.max()
-            ties = np.flatnonzero(total == best)
-            return feasible[int(ties[self.rng.randrange(len(ties))])].name
+        return active
+
+    def _select_vector(self, state, pod, slots) -> str:
+        table = self.cache.table
+        nodes = _SlotView(table.infos, slots)
+        total = np.zeros(len(slots), dtype=np.int64)
+        for pl, w in self._active_scores(state, pod, nodes):
+            if id(pl) in self._batch_score:
+                s = pl.score_batch(state, pod, table, slots)
+            else:
+                s = np.asarray(self._scores(state, pod, pl, list(nodes)), dtype=np.int64)
+            total += s * w
+        ties = np.flatnonzero(total == total.max())
+        return table.infos[int(slots[int(ties[self.rng.randrange(len(ties))])])].name
+
+    def _select_scalar(self, state, pod, feasible: list[NodeInfo]) -> str:
         totals = [0] * len(feasible)
-        for pl, w in active:
+        for pl, w in self._active_scores(state, pod, feasible):
             for i, s in enumerate(self._scores(state, pod, pl, feasible)):
                 totals[i] += s * w
         best = max(totals)
@@ -257,3 +264,24 @@ def _run_filters(state, pod, ni, filters) -> Status | None:
                 st = Status(st.code, st.reasons, pl.name)
             return st
     return None
+
+
+class _SlotView(Sequence):
+    """The feasible NodeInfos, materialized only if a plugin looks."""
+
+    __slots__ = ("infos", "slots")
+
+    def __init__(self, infos, slots) -> None:
+        self.infos, self.slots = infos, slots
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.infos[s] for s in self.slots[i].tolist()]
+        return self.infos[int(self.slots[i])]
+
+    def __iter__(self):
+        infos = self.infos
+        return (infos[s] for s in self.slots.tolist())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..api.quantity import QuantityError, parse_quantity
 
@@ -69,20 +70,27 @@ class Resource:
             return r
         for name, q in rl.items():
             try:
-                qty = parse_quantity(q)
+                amount = _units(name, q)
             except (QuantityError, TypeError):
                 continue
             if name == CPU:
-                r.milli_cpu = qty.milli_value
+                r.milli_cpu = amount
             elif name == MEMORY:
-                r.memory = qty.int_value()
+                r.memory = amount
             elif name == EPHEMERAL_STORAGE:
-                r.ephemeral_storage = qty.int_value()
+                r.ephemeral_storage = amount
             elif name == PODS:
-                r.allowed_pods = qty.int_value()
+                r.allowed_pods = amount
             elif _is_scalar(name):
-                r.scalar[name] = qty.int_value()
+                r.scalar[name] = amount
         return r
+
+
+@lru_cache(maxsize=4096)
+def _units(name: str, q: str | int | float) -> int:
+    """Millicores for cpu, whole units (rounded up) for everything else; the same strings recur."""
+    qty = parse_quantity(q)
+    return qty.milli_value if name == CPU else qty.int_value()
 
 
 def _is_scalar(name: str) -> bool:
