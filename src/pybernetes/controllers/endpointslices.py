@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from ..api import labels
-from ..client import Controller, errors
+from ..client import errors
 from .endpoints import pod_endpoint_changed, services_for_pod
 from .endpoints_logic import (
     MANAGED_BY,
@@ -18,6 +18,7 @@ from .endpoints_logic import (
     slice_endpoints,
 )
 from .podutil import split_key
+from .runtime import Controller
 
 __all__ = ["EndpointSliceController", "slice_service_key"]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..client import Controller, errors
+from ..client import errors
 from .pod_gc_logic import orphaned_pods, terminated_pods_to_delete, unscheduled_terminating_pods
+from .runtime import Controller
 
 __all__ = ["PodGCConfig", "PodGCController"]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from ..client import Controller, errors
+from ..client import errors
+from .runtime import Controller
 
 __all__ = ["ServiceAccountsController", "DEFAULT_NAME"]
 
