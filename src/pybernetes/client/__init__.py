@@ -29,6 +29,7 @@ from .errors import (
     TooManyRequests,
     Unauthorized,
 )
+from .fake import FakeClient
 from .kubeconfig import KubeConfig, load_incluster_config, load_kubeconfig
 from .objects import object_key, split_key
 from .resource import PodClient, ResourceClient
@@ -42,6 +43,7 @@ __all__ = [
     "Conflict",
     "ConnectionFailed",
     "Expired",
+    "FakeClient",
     "Forbidden",
     "Interface",
     "Invalid",
