@@ -32,6 +32,15 @@ class ServiceStrategy(Strategy):
         super().prepare_for_create(obj)
         obj["status"] = {"loadBalancer": {}}
 
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        super().prepare_for_update(new, old)
+        # As Kubernetes' service registry: an update that omits the cluster IP
+        # keeps the allocated one (before validation sees it as a change).
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        if old_spec.get("clusterIP") and not spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
+
     def _invalid(self, obj: dict, err: FieldError) -> errors.APIError:
         from ...api.field_errors import causes, invalid_message
         name = obj["metadata"]["name"]
@@ -81,10 +90,6 @@ class ServiceStrategy(Strategy):
 
     async def before_update(self, store, new: dict, old: dict) -> None:
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
-        # The cluster IP is immutable once set; an update that omits it keeps it.
-        if old_spec.get("clusterIP") and not spec.get("clusterIP"):
-            spec["clusterIP"] = old_spec["clusterIP"]
-            spec["clusterIPs"] = old_spec.get("clusterIPs") or [old_spec["clusterIP"]]
         old_ports = {p.get("nodePort") for p in old_spec.get("ports") or [] if p.get("nodePort")}
         taken: list = []
         if _needs_node_ports(spec):
