@@ -81,5 +81,7 @@ def open_storage(kind: str, *, data_dir: str, **opts: Any) -> Storage:
         except ImportError as exc:  # aetcd/grpcio are only needed for this backend
             raise StorageError(f"the etcd backend needs the aetcd package: {exc}") from exc
 
+        if not opts.get("endpoints"):
+            raise ValueError("the etcd storage backend needs endpoints=URL[,URL...]")
         return EtcdStorage(**opts)
     raise ValueError(f"unknown storage kind {kind!r} (expected 'sqlite' or 'etcd')")
