@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -30,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EtcdCluster", "EtcdMember", "etcd_missing_reason", "free_port"]
+__all__ = ["EtcdCluster", "EtcdMember", "EtcdTLS", "etcd_missing_reason", "free_port"]
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 START_TIMEOUT = 30.0
@@ -57,6 +58,87 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class EtcdTLS:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
+
+    ca_file: str
+    server_cert: str
+    server_key: str
+    client_cert: str
+    client_key: str
+
+    @classmethod
+    def generate(cls, directory: Path) -> EtcdTLS:
+        """Made with the ``openssl`` CLI (P-256 keys, valid one day)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+
+        def run(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+        ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+        run(
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=pybernetes-test-etcd-ca",
+        )
+        exts = {
+            "server": "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+            "extendedKeyUsage=serverAuth,clientAuth\n",
+            "client": "extendedKeyUsage=clientAuth\n",
+        }
+        for name, ext in exts.items():
+            (d / f"{name}.ext").write_text(ext)
+            run(
+                "req",
+                *ec,
+                "-keyout",
+                f"{name}.key",
+                "-out",
+                f"{name}.csr",
+                "-subj",
+                f"/CN=pybernetes-{name}",
+            )
+            run(
+                "x509",
+                "-req",
+                "-in",
+                f"{name}.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                f"{name}.crt",
+                "-days",
+                "1",
+                "-extfile",
+                f"{name}.ext",
+            )
+        return cls(
+            ca_file=str(d / "ca.crt"),
+            server_cert=str(d / "server.crt"),
+            server_key=str(d / "server.key"),
+            client_cert=str(d / "client.crt"),
+            client_key=str(d / "client.key"),
+        )
+
+    def client_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx.load_cert_chain(self.client_cert, self.client_key)
+        return ctx
+
+
 @dataclass
 class EtcdMember:
     name: str
@@ -65,10 +147,12 @@ class EtcdMember:
     data_dir: Path
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    tls: EtcdTLS | None = None
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -99,16 +183,20 @@ class EtcdMember:
         finally:
             log.close()
 
+    def _open(self, path: str, timeout: float) -> object:
+        ctx = self.tls.client_context() if self.tls else None
+        return urllib.request.urlopen(self.client_url + path, timeout=timeout, context=ctx)
+
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.client_url + "/health", timeout=1) as resp:
+            with self._open("/health", 1) as resp:
                 return json.loads(resp.read()).get("health") == "true"
         except (OSError, ValueError):
             return False
 
     def is_leader(self) -> bool:
         """Whether this member leads, from its ``etcd_server_is_leader`` metric."""
-        with urllib.request.urlopen(self.client_url + "/metrics", timeout=2) as resp:
+        with self._open("/metrics", 2) as resp:
             for line in resp.read().decode().splitlines():
                 if line.startswith("etcd_server_is_leader "):
                     return float(line.split()[1]) == 1.0
@@ -141,8 +229,16 @@ class EtcdMember:
 class EtcdCluster:
     """``size`` etcd members forming one cluster (size 1: a single member)."""
 
-    def __init__(self, base_dir: Path, *, size: int = 1, extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        base_dir: Path,
+        *,
+        size: int = 1,
+        extra_args: tuple[str, ...] = (),
+        tls: EtcdTLS | None = None,
+    ):
         self.base_dir = Path(base_dir)
+        self.tls = tls
         self.token = f"pyb-test-{uuid.uuid4().hex[:8]}"
         self.members = [
             EtcdMember(
@@ -150,6 +246,7 @@ class EtcdCluster:
                 client_port=free_port(),
                 peer_port=free_port(),
                 data_dir=self.base_dir / f"m{i}.etcd",
+                tls=tls,
             )
             for i in range(size)
         ]
@@ -169,13 +266,27 @@ class EtcdCluster:
                 "--log-outputs=stderr",
                 *extra_args,
             ]
+            if tls:  # clients must present a certificate signed by the test CA
+                m.args += [
+                    f"--cert-file={tls.server_cert}",
+                    f"--key-file={tls.server_key}",
+                    f"--trusted-ca-file={tls.ca_file}",
+                    "--client-cert-auth",
+                ]
 
     @classmethod
     def start(
-        cls, base_dir: Path, *, size: int = 1, extra_args: tuple[str, ...] = ()
+        cls,
+        base_dir: Path,
+        *,
+        size: int = 1,
+        extra_args: tuple[str, ...] = (),
+        tls: EtcdTLS | None = None,
     ) -> EtcdCluster:
-        """Start every member and wait until each reports healthy (a leader exists)."""
-        cluster = cls(base_dir, size=size, extra_args=extra_args)
+        """Start every member and wait until each reports healthy (a leader exists).
+
+        With ``tls`` the client URLs are https and require a client certificate."""
+        cluster = cls(base_dir, size=size, extra_args=extra_args, tls=tls)
         cluster.base_dir.mkdir(parents=True, exist_ok=True)
         try:
             for m in cluster.members:

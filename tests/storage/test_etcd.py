@@ -7,6 +7,7 @@ package; without them every test here skips, saying which is missing.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
 
 import pytest
@@ -303,3 +304,40 @@ async def test_watch_resumes_on_another_member_without_gaps(cluster):
 
 def test_write_outcome_unknown_is_a_storage_error():
     assert issubclass(WriteOutcomeUnknown, StorageError)
+
+
+# ----- TLS -------------------------------------------------------------------------
+
+
+async def test_tls_with_client_certificates(tmp_path):
+    from tests.etcd_cluster import EtcdTLS
+
+    try:
+        tls = EtcdTLS.generate(tmp_path / "pki")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"SKIPPING etcd TLS test: cannot make certificates with openssl: {exc}")
+    cluster = EtcdCluster.start(tmp_path / "etcd-tls", size=1, tls=tls)
+    try:
+        assert cluster.client_urls[0].startswith("https://")
+        store = open_storage(
+            "etcd",
+            data_dir="",
+            endpoints=",".join(cluster.client_urls),
+            ca_file=tls.ca_file,
+            cert_file=tls.client_cert,
+            key_file=tls.client_key,
+        )
+        try:
+            kv = await store.create("/tls/a", b"secret")
+            assert await store.get("/tls/a") == kv
+        finally:
+            await store.close()
+        # Without a client certificate etcd refuses the handshake.
+        anonymous = EtcdStorage(cluster.client_urls, ca_file=tls.ca_file, request_timeout=1.0)
+        try:
+            with pytest.raises(StorageError):
+                await anonymous.get("/tls/a")
+        finally:
+            await anonymous.close()
+    finally:
+        cluster.stop()
