@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import errors
 from .client import Client, Interface
+from .controller import Controller
 from .errors import (
     AlreadyExists,
     APIError,
@@ -30,34 +31,43 @@ from .errors import (
     Unauthorized,
 )
 from .fake import FakeClient
+from .informer import Informer, InformerFactory, Registration, index_by_field
 from .kubeconfig import KubeConfig, load_incluster_config, load_kubeconfig
 from .objects import object_key, split_key
 from .resource import PodClient, ResourceClient
 from .sync import SyncClient
 from .watch import Watch, WatchEvent
+from .workqueue import ShutDown, WorkQueue
 
 __all__ = [
     "APIError",
     "AlreadyExists",
     "Client",
+    "Controller",
     "Conflict",
     "ConnectionFailed",
     "Expired",
     "FakeClient",
     "Forbidden",
+    "Informer",
+    "InformerFactory",
     "Interface",
     "Invalid",
     "KubeConfig",
     "NotFound",
     "PodClient",
+    "Registration",
     "ResourceClient",
     "ServerTimeout",
+    "ShutDown",
     "SyncClient",
     "TooManyRequests",
     "Unauthorized",
     "Watch",
     "WatchEvent",
+    "WorkQueue",
     "errors",
+    "index_by_field",
     "load_incluster_config",
     "load_kubeconfig",
     "object_key",
