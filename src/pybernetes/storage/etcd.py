@@ -28,9 +28,11 @@ update are simply re-sent after an interruption: a copy that applied earlier
 makes the re-sent compare fail, and the key then holding our value (changed
 after the first try began) says it was ours. Should another writer have
 changed it since, the outcome is unknown and the caller gets
-:class:`WriteOutcomeUnknown` (a :class:`StorageError`; the apiserver's 500),
-as does an interrupted delete or compaction — as with etcd itself, such a
-write may or may not have committed.
+:class:`WriteOutcomeUnknown` (a :class:`StorageError`; the apiserver's 500).
+A conditional delete is settled likewise (the expected version's first
+successor, read by a watch, is a delete). An interrupted unconditional
+delete or compaction is not re-sent: as with etcd itself, it may or may not
+have committed.
 """
 
 from __future__ import annotations
@@ -279,9 +281,10 @@ class EtcdStorage(Storage):
                     attempt_timeout=self.config.attempt_timeout,
                 )
                 return resp, (before if resent else None)
-            except WriteOutcomeUnknown:
+            except WriteOutcomeUnknown as exc:
                 if loop.time() + 0.1 >= deadline:
                     raise
+                log.debug("etcd txn interrupted (%s); re-sending", exc)
                 resent = True
                 await asyncio.sleep(0.1)
             except grpc.aio.AioRpcError as exc:
@@ -383,11 +386,35 @@ class EtcdStorage(Storage):
             success=[rpc.RequestOp(request_delete_range=op)],
             failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=k))],
         )
-        resp = await self._txn(req)
+        resp, resent_after = await self._settled_txn(req)
         if not resp.succeeded:
+            if resent_after is not None:
+                settled = await self._first_change(key, after=expected_revision)
+                if settled is not None and settled.type == "DELETE":
+                    # The version we meant to delete was deleted: by our first copy,
+                    # or by someone else — either way it is gone as asked.
+                    prev = KeyValue(
+                        key, settled.prev_value or b"", settled.create_revision, expected_revision
+                    )
+                    return settled.revision, prev
             self._raise_precondition(key, resp, expected_revision)
         deleted = resp.responses[0].response_delete_range
         return resp.header.revision, self._kv(deleted.prev_kvs[0])
+
+    async def _first_change(self, key: str, *, after: int) -> WatchEvent | None:
+        """The first change of exactly ``key`` after revision ``after`` (known to
+        exist: the key is no longer at ``after``); None if it cannot be read."""
+        watch = EtcdWatch(self, key, start_revision=after + 1)
+        try:
+            async with asyncio.timeout(self.config.attempt_timeout):
+                async for ev in watch:
+                    if ev.key == key:
+                        return ev
+        except (TimeoutError, StorageError):
+            pass
+        finally:
+            await watch.close()
+        return None
 
     @staticmethod
     def _raise_precondition(key: str, resp: rpc.TxnResponse, expected: int) -> None:
