@@ -33,6 +33,7 @@ from .errors import (
 from .fake import FakeClient
 from .informer import Informer, InformerFactory, Registration, index_by_field
 from .kubeconfig import KubeConfig, load_incluster_config, load_kubeconfig
+from .leaderelection import LeaderElectionConfig, LeaderElector
 from .objects import object_key, split_key
 from .resource import PodClient, ResourceClient
 from .sync import SyncClient
@@ -54,6 +55,8 @@ __all__ = [
     "Interface",
     "Invalid",
     "KubeConfig",
+    "LeaderElectionConfig",
+    "LeaderElector",
     "NotFound",
     "PodClient",
     "Registration",
