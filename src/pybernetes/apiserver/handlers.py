@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp import web
 
+from ..api import field_errors
 from ..api import fields as field_selectors
 from ..api import labels as label_selectors
 from ..api.resources import ResourceInfo
-from . import errors, tables
+from . import apply, errors, tables
 from .decoding import MAX_BODY_BYTES, decode_object, parse_body
 from .registry.pods import bind
 from .request_info import RequestInfo, parse_path
-from .store import DeleteOptions, GenericStore, ListOptions, encode, with_rv
+from .store import DeleteOptions, GenericStore, ListOptions, encode, now_rfc3339, with_rv
 from .watch import WatchParams, serve_watch
 
 __all__ = ["APIHandlers"]
@@ -45,6 +46,53 @@ def _json(obj, status: int = 200, warnings: list[str] | None = None) -> web.Resp
     for w in warnings or ():
         resp.headers.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
     return resp
+
+
+def _content_type(request: web.Request) -> str:
+    """The request body's media type; JSON when the client names none, as
+    Kubernetes picks its first serializer (the Python client sends no
+    Content-Type on create and update)."""
+    if not request.headers.get("Content-Type"):
+        return JSON
+    return request.content_type
+
+
+def _field_manager(request: web.Request, options_kind: str) -> str:
+    """`fieldManager`, else Kubernetes' default: the user agent's product name.
+    An over-long or unprintable name is a 422 on the verb's options
+    (``CreateOptions.meta.k8s.io "" is invalid: fieldManager: ...``)."""
+    manager = request.query.get("fieldManager")
+    if not manager:
+        return apply.manager_from_user_agent(request.headers.get("User-Agent", ""))
+    errs = []
+    if len(manager.encode()) > 128:
+        errs.append(field_errors.too_long("fieldManager", 128))
+    errs += [field_errors.invalid("fieldManager", manager, f"invalid character {_go_unicode(ch)} (at position {i})")
+             for i, ch in enumerate(manager) if not ch.isprintable()]
+    if errs:
+        raise errors.invalid(options_kind, "", field_errors.invalid_message(options_kind, "", errs, "meta.k8s.io"),
+                             field_errors.causes(errs), "meta.k8s.io")
+    return manager
+
+
+def _go_unicode(ch: str) -> str:
+    """Go's %#U: U+0007 (without the quoted glyph for unprintable runes)."""
+    return f"U+{ord(ch):04X}"
+
+
+def _tracker(request: web.Request, res: ResourceInfo, subresource: str = "", *, options_kind: str):
+    """An ``after_prepare(obj, old)`` hook recording managedFields for this request's manager."""
+    manager = _field_manager(request, options_kind)
+
+    def track(obj: dict, old: dict | None) -> None:
+        tracked = apply.track_update(old, obj, manager=manager, now=now_rfc3339(), subresource=subresource,
+                                     definition=res.definition, api_version=res.api_version)
+        managed = tracked.get("metadata", {}).get("managedFields")
+        if managed:
+            obj["metadata"]["managedFields"] = managed
+        else:
+            obj["metadata"].pop("managedFields", None)
+    return track
 
 
 def _truthy(v: str | None) -> bool:
@@ -235,7 +283,7 @@ class APIHandlers:
         res = info.resource
         if res.namespaced and info.namespace is None:
             raise errors.no_such_path()
-        decoded = decode_object(await self._body(request), request.content_type, res,
+        decoded = decode_object(await self._body(request), _content_type(request), res,
                                 field_validation=request.query.get("fieldValidation", "Warn"))
         obj = decoded.obj
         meta = obj["metadata"]
@@ -246,12 +294,13 @@ class APIHandlers:
             from ..api.field_errors import causes, invalid_message, required
             err = required("metadata.name", "name or generateName is required")
             raise errors.invalid(res.kind, "", invalid_message(res.kind, "", [err]), causes([err]), res.group)
-        created = await store.create(info.namespace, obj, dry_run=self._dry_run(request))
+        created = await store.create(info.namespace, obj, dry_run=self._dry_run(request),
+                                     after_prepare=_tracker(request, res, options_kind="CreateOptions"))
         return _json(created, 201, decoded.warnings)
 
     async def update(self, request: web.Request, info: RequestInfo, store: GenericStore):
         res = info.resource
-        decoded = decode_object(await self._body(request), request.content_type, res,
+        decoded = decode_object(await self._body(request), _content_type(request), res,
                                 field_validation=request.query.get("fieldValidation", "Warn"))
         sub = info.subresource
         if sub == "finalize":
@@ -259,7 +308,8 @@ class APIHandlers:
         if sub not in ("", "status"):
             raise errors.method_not_allowed()
         obj, created = await store.update(info.namespace, info.name, decoded.obj, subresource=sub,
-                                          dry_run=self._dry_run(request))
+                                          dry_run=self._dry_run(request),
+                                          after_prepare=_tracker(request, res, sub, options_kind="UpdateOptions"))
         return _json(obj, 201 if created else 200, decoded.warnings)
 
     async def finalize(self, info: RequestInfo, store: GenericStore, body: dict):
@@ -299,7 +349,8 @@ class APIHandlers:
         def mutate(obj: dict) -> dict:
             return patching.apply_patch(ct, obj, body, definition=res.definition)
         obj = await store.guaranteed_update(info.namespace, info.name, mutate, subresource=sub,
-                                            dry_run=dry_run)
+                                            dry_run=dry_run,
+                                            after_prepare=_tracker(request, res, sub, options_kind="PatchOptions"))
         return _json(obj)
 
     # ----------------------------------------------------------------- delete
@@ -308,7 +359,7 @@ class APIHandlers:
         body = await self._body(request) if request.can_read_body else b""
         opts: dict = {}
         if body.strip():
-            value = parse_body(body, request.content_type)
+            value = parse_body(body, _content_type(request))
             if not isinstance(value, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
             opts = value
@@ -358,7 +409,7 @@ class APIHandlers:
 
     # ----------------------------------------------------------------- subresources
     async def binding(self, request: web.Request, info: RequestInfo, store: GenericStore):
-        value = parse_body(await self._body(request), request.content_type)
+        value = parse_body(await self._body(request), _content_type(request))
         target = ((value or {}).get("target") or {}) if isinstance(value, dict) else {}
         node = target.get("name")
         if not node:
@@ -373,7 +424,7 @@ class APIHandlers:
     async def eviction(self, request: web.Request, info: RequestInfo, store: GenericStore):
         if request.method != "POST":
             raise errors.method_not_allowed()
-        value = parse_body(await self._body(request), request.content_type) or {}
+        value = parse_body(await self._body(request), _content_type(request)) or {}
         delete_opts = (value.get("deleteOptions") or {}) if isinstance(value, dict) else {}
         pre = delete_opts.get("preconditions") or {}
         await store.delete(info.namespace, info.name, DeleteOptions(
@@ -389,7 +440,7 @@ class APIHandlers:
             raise errors.method_not_allowed()
         body = await self._body(request)
         if m == "PUT":
-            value = parse_body(body, request.content_type)
+            value = parse_body(body, _content_type(request))
             if not isinstance(value, dict):
                 raise errors.bad_request("Scale must be an object")
             want_rv = (value.get("metadata") or {}).get("resourceVersion")

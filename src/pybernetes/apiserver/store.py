@@ -204,7 +204,7 @@ class GenericStore:
         self.strategy.prepare_for_create(obj)
         self.strategy.default(obj)
         if after_prepare is not None:
-            after_prepare(obj)
+            after_prepare(obj, None)
         errs = self.strategy.validate(obj)
         if errs:
             raise self._invalid(name, errs)
@@ -250,7 +250,8 @@ class GenericStore:
                 if want_rv:
                     raise self.not_found(name) from None
                 try:
-                    return await self.create(namespace, new, dry_run=dry_run), True
+                    return await self.create(namespace, new, dry_run=dry_run,
+                                             after_prepare=after_prepare), True
                 except errors.APIError as e:
                     if e.reason == "AlreadyExists":
                         continue  # raced with another create: update instead
@@ -262,7 +263,7 @@ class GenericStore:
             strategy.prepare_for_update(obj, old)
             strategy.default(obj)
             if after_prepare is not None:
-                after_prepare(obj)
+                after_prepare(obj, old)
             errs = strategy.validate_update(obj, old)
             if errs:
                 raise self._invalid(name, errs)
@@ -320,11 +321,13 @@ class GenericStore:
 
     async def guaranteed_update(self, namespace: str | None, name: str, mutate, *,
                                 subresource: str = "", dry_run: bool = False,
-                                validate: bool = True) -> dict:
+                                validate: bool = True, after_prepare=None) -> dict:
         """Read-modify-write with retries: ``mutate(obj)`` edits a fresh copy
         (and may raise APIError). Used by patch, binding, scale. ``validate=False``
         is for subresources whose own rules replace the update rules (binding
-        sets spec.nodeName, which a pod update may not)."""
+        sets spec.nodeName, which a pod update may not). ``after_prepare(obj, old)``
+        sees the defaulted object before validation (managedFields tracking),
+        as in create and update, where ``old`` is None on create."""
         for _ in range(_MAX_CAS_RETRIES):
             old, revision = await self._read(namespace, name)
             obj = mutate(_copy(old))
@@ -334,6 +337,8 @@ class GenericStore:
             self._carry_system_metadata(obj, old, namespace)
             strategy.prepare_for_update(obj, old)
             strategy.default(obj)
+            if after_prepare is not None:
+                after_prepare(obj, old)
             errs = strategy.validate_update(obj, old) if validate else []
             if errs:
                 raise self._invalid(name, errs)

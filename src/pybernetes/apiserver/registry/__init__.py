@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from ...api.resources import RESOURCES, ResourceInfo, by_plural
@@ -31,6 +32,28 @@ class _ReplicationControllerStrategy(Strategy):
     tracks_generation = True
 
 
+class _SecretStrategy(Strategy):
+    """`stringData` is write-only: merged into `data` (base64), overriding, as
+    Kubernetes' v1 conversion does."""
+
+    @staticmethod
+    def _merge_string_data(obj: dict) -> None:
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
+
+    def prepare_for_create(self, obj: dict) -> None:
+        self._merge_string_data(obj)
+        super().prepare_for_create(obj)
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        self._merge_string_data(new)
+        super().prepare_for_update(new, old)
+
+
 def _strategy(resource: ResourceInfo, storage: Storage, config: RegistryConfig) -> Strategy:
     match (resource.group, resource.plural):
         case ("", "pods"):
@@ -45,6 +68,8 @@ def _strategy(resource: ResourceInfo, storage: Storage, config: RegistryConfig) 
             return _ReplicationControllerStrategy(resource)
         case ("", "nodes"):
             return _StatusKind(resource)
+        case ("", "secrets"):
+            return _SecretStrategy(resource)
     return Strategy(resource)
 
 
