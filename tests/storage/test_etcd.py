@@ -170,6 +170,54 @@ async def test_failover_to_a_live_endpoint(etcd):
         await s.close()
 
 
+async def test_slow_watcher_is_held_back_not_dropped(etcd):
+    """A watcher that does not read makes etcd hold its events (backpressure):
+    writers and other watchers go on, and it later reads everything, in order."""
+    s = EtcdStorage(etcd.client_urls, prefix=f"/slow-{uuid.uuid4().hex[:6]}", watch_buffer=10)
+    try:
+        start = await s.current_revision() + 1
+        slow = s.watch("/", start_revision=start)
+        fast = s.watch("/", start_revision=start)
+        sem = asyncio.Semaphore(16)
+
+        async def put(i: int) -> int:
+            async with sem:
+                return (await s.create(f"/{i:04d}", b"x" * 100)).mod_revision
+
+        revs = sorted(await asyncio.wait_for(asyncio.gather(*(put(i) for i in range(400))), GUARD))
+        assert [e.revision for e in await collect(fast, 400)] == revs
+        assert [e.revision for e in await collect(slow, 400)] == revs
+        await slow.close()
+        await fast.close()
+    finally:
+        await s.close()
+
+
+async def test_watch_from_now_sees_the_next_write(etcd):
+    s = EtcdStorage(etcd.client_urls, prefix=f"/now-{uuid.uuid4().hex[:6]}")
+    try:
+        before = await s.create("/old", b"")
+        watch = s.watch("/", start_revision=0)
+        try:
+            new = await s.create("/new", b"")
+            (event,) = await collect(watch, 1)
+        finally:
+            await watch.close()
+        assert event.key == "/new" and event.revision == new.mod_revision > before.mod_revision
+    finally:
+        await s.close()
+
+
+async def test_close_ends_open_watches(etcd):
+    s = EtcdStorage(etcd.client_urls, prefix="/closing")
+    watch = s.watch("/", start_revision=await s.current_revision() + 1)
+    waiter = asyncio.ensure_future(watch.__anext__())
+    await asyncio.sleep(0)
+    await s.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiter, GUARD)
+
+
 # ----- 3-member cluster ----------------------------------------------------------
 
 
