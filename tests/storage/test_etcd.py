@@ -400,3 +400,29 @@ async def test_tls_with_client_certificates(tmp_path):
             await anonymous.close()
     finally:
         cluster.stop()
+
+
+# ----- pure helpers -------------------------------------------------------------------
+
+
+def test_parse_endpoints():
+    from pybernetes.storage.etcd_endpoints import Endpoint, parse_endpoints
+
+    assert parse_endpoints("http://127.0.0.1:2379, https://etcd-2:2379,", tls=False) == [
+        Endpoint("127.0.0.1:2379", False),
+        Endpoint("etcd-2:2379", True),
+    ]
+    assert parse_endpoints(["[::1]:2379"], tls=True) == [Endpoint("[::1]:2379", True)]
+    assert parse_endpoints(["https://[::1]:2379"], tls=False) == [Endpoint("[::1]:2379", True)]
+    for bad in ("", "ftp://h:1", "http://nohost"):
+        with pytest.raises(ValueError):
+            parse_endpoints(bad, tls=False)
+
+
+def test_range_end():
+    from pybernetes.storage.etcd import _range_end
+
+    assert _range_end(b"/a/") == b"/a0"
+    assert _range_end(b"a\xff") == b"b"
+    assert _range_end(b"\xff\xff") == b"\0"
+    assert _range_end(b"") == b"\0"
