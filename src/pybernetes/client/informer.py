@@ -142,7 +142,7 @@ class Informer:
     def __init__(self, api: ResourceClient, *, indexers: dict[str, IndexFunc] | None = None,
                  resync_period: float = 0.0, label_selector: str | None = None,
                  field_selector: str | None = None, page_size: int = 500, name: str | None = None,
-                 max_backoff: float = 10.0):
+                 max_backoff: float = 10.0, watch_timeout: float = 300.0):
         self.api = api
         self.name = name or api.info.plural
         self.resync_period = resync_period
@@ -150,6 +150,7 @@ class Informer:
         self.field_selector = field_selector
         self.page_size = page_size
         self.max_backoff = max_backoff
+        self.watch_timeout = watch_timeout  # each watch lasts [t, 2t) seconds, then resumes
         self._items: dict[str, dict] = {}
         self._indexers: dict[str, IndexFunc] = {NAMESPACE_INDEX: _namespace_index, LABEL_INDEX: _label_index}
         self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}, LABEL_INDEX: {}}
@@ -356,7 +357,7 @@ class Informer:
                 reg._push(_SYNCED)
 
     async def _watch(self) -> None:
-        timeout = int(300 * (1 + random.random()))  # spread reconnects, as client-go
+        timeout = max(1, int(self.watch_timeout * (1 + random.random())))  # spread reconnects, as client-go
         async with self.api.watch(resource_version=self.resource_version, timeout_seconds=timeout,
                                   label_selector=self.label_selector, field_selector=self.field_selector,
                                   allow_watch_bookmarks=True) as w:
