@@ -248,7 +248,7 @@ async def test_compaction_during_replay_fails_the_watch_instead_of_skipping(tmp_
 
 
 def test_open_storage_kinds(tmp_path):
-    with pytest.raises(NotImplementedError, match="etcd"):
+    with pytest.raises(ValueError, match="endpoints"):
         open_storage("etcd", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="unknown storage kind"):
         open_storage("redis", data_dir=str(tmp_path))
