@@ -98,6 +98,13 @@ def _cmd_scheduler(args: argparse.Namespace) -> int:
     return run_scheduler_command(args)
 
 
+def _cmd_kubelet(args: argparse.Namespace) -> int:
+    from ..kubelet.run import config_from_args, run_kubelet
+
+    asyncio.run(run_kubelet(config_from_args(args), args.kubeconfig))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyb", description="pybernetes: a small Kubernetes in Python")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -112,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ..scheduler.command import add_scheduler_args
     add_scheduler_args(p)
     p.set_defaults(func=_cmd_scheduler)
+    p = sub.add_parser("kubelet", help="run a kubelet (node agent)")
+    from ..kubelet.run import add_kubelet_args
+    add_kubelet_args(p)
+    p.set_defaults(func=_cmd_kubelet)
     p = sub.add_parser("up", help="start a local cluster")
     _apiserver_args(p)
     p.set_defaults(func=_cmd_apiserver)
