@@ -110,6 +110,7 @@ class NodeLifecycleController(Controller):
             wait = await self._handle_pods(node)
             if wait is not None:
                 next_check = min(next_check, wait)
+        log.debug("node %s: next check in %.2fs (ready=%s)", name, next_check, ready_status(node))
         self.queue.add_after(name, next_check)
 
     async def _mark_unknown(self, node: dict) -> dict | None:
@@ -160,6 +161,7 @@ class NodeLifecycleController(Controller):
                 continue
             added = min((taint_added_at(t) or wall for t in no_execute), default=wall)
             remaining = delay - (wall - added).total_seconds()
+            log.debug("pod %s on %s: eviction in %.1fs", object_key(pod), name, remaining)
             if remaining <= 0:
                 await self._evict(pod)
             else:

@@ -13,7 +13,12 @@ def _ready(node: dict) -> str:
 
 
 async def test_stopped_kubelet_node_goes_unknown_and_pods_move(client, namespace, hollow, manager):
-    await client.replication_controllers(namespace).create(rc_body("mover", 6))
+    body = rc_body("mover", 6)
+    # The apiserver gives every pod Kubernetes' default 300 s toleration of
+    # the unreachable taint; this RC's pods tolerate it for 2 s only.
+    body["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2}]
+    await client.replication_controllers(namespace).create(body)
     pods, _ = await wait_for(lambda: converged(client, namespace, "mover", 6), what="6 replicas")
     on_lost = [p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == "hollow-1"]
     assert on_lost, "round-robin binding puts pods on every node"

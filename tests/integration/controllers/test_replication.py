@@ -104,9 +104,10 @@ async def test_orphan_is_adopted(client, namespace, hollow, manager):
 
 
 async def test_bad_template_fails_with_slow_start_and_reports(client, namespace, manager):
-    # A pod the apiserver refuses (invalid container name): the first batch of 1 fails and stops.
+    # A template whose pods the apiserver refuses (an invalid finalizer name
+    # passes RC validation but not pod validation): each sync's first batch of 1 fails and stops.
     body = rc_body("bad", 50)
-    body["spec"]["template"]["spec"]["containers"][0]["name"] = "Not_Valid"
+    body["spec"]["template"]["metadata"]["finalizers"] = ["bad finalizer!"]
     await client.replication_controllers(namespace).create(body)
 
     async def failure_reported():
