@@ -70,7 +70,7 @@ async def sync_time(client: Client) -> float:
     seen = [0]
     reg = inf.add_event_handler(on_add=lambda o: seen.__setitem__(0, seen[0] + 1))
     t0 = time.perf_counter()
-    inf.start()
+    await inf.start()
     await inf.wait_for_sync()
     await reg.wait_for_sync()
     elapsed = time.perf_counter() - t0
@@ -84,7 +84,7 @@ async def memory_per_object(client: Client, n: int) -> float:
     before = tracemalloc.get_traced_memory()[0]
     inf = _informer(client.pods("default"))
     inf.add_event_handler(on_add=lambda o: None)
-    inf.start()
+    await inf.start()
     await inf.wait_for_sync()
     await asyncio.sleep(0.1)  # let the aiohttp buffers of the last page go
     gc.collect()

@@ -597,7 +597,8 @@ class FakeWatch(Watch):
             if remaining <= 0 and self.queue.empty():
                 return None
             try:
-                item = await asyncio.wait_for(self.queue.get(), max(remaining, 0))
+                async with asyncio.timeout(max(remaining, 0)):  # not wait_for: it can swallow cancels
+                    item = await self.queue.get()
             except TimeoutError:
                 return None
         if isinstance(item, BaseException):

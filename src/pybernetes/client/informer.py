@@ -96,7 +96,8 @@ class Registration:
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
         except TimeoutError:
             return False
         return True
@@ -167,8 +168,14 @@ class Informer:
         return f"<Informer {self.name} items={len(self._items)} synced={self.has_synced}>"
 
     # -- indexes -----------------------------------------------------------------
+    def add_indexer(self, name: str, fn: IndexFunc) -> None:
+        """Add one index (re-adding the same function under the same name is a no-op)."""
+        self.add_indexers({name: fn})
+
     def add_indexers(self, indexers: dict[str, IndexFunc]) -> None:
         for name, fn in indexers.items():
+            if self._indexers.get(name) is fn:
+                continue
             if name in self._indexers:
                 raise ValueError(f"indexer {name!r} already exists")
             self._indexers[name] = fn
@@ -271,11 +278,11 @@ class Informer:
             return False
         return True
 
-    def start(self) -> asyncio.Task:
-        """Run in a background task (idempotent)."""
+    async def start(self) -> None:
+        """Start list+watch in a background task and return at once (idempotent);
+        ``stop()`` ends it. Use ``wait_for_sync()`` to wait for the cache."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self.run(), name=f"informer-{self.name}")
-        return self._task
 
     async def stop(self) -> None:
         for task in (self._task, self._resync_task):
@@ -288,7 +295,7 @@ class Informer:
             await reg._stop()
 
     async def __aenter__(self) -> Informer:
-        self.start()
+        await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -414,7 +421,7 @@ class InformerFactory:
                            resync_period=self.resync_period)
             self._informers[key] = inf
         if indexers:
-            inf.add_indexers({k: v for k, v in indexers.items() if k not in inf._indexers})
+            inf.add_indexers(indexers)
         return inf
 
     def pods(self, **kw: Any) -> Informer:
@@ -439,9 +446,9 @@ class InformerFactory:
     def informers(self) -> list[Informer]:
         return list(self._informers.values())
 
-    def start(self) -> None:
+    async def start(self) -> None:
         for inf in self._informers.values():
-            inf.start()
+            await inf.start()
 
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         results = await asyncio.gather(*(inf.wait_for_sync(timeout) for inf in self._informers.values()))

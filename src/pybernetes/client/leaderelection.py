@@ -8,13 +8,20 @@ clock* (never by comparing the holder's timestamps with ours, so clock skew
 does not matter). A leader that cannot renew within ``renew_deadline`` stops
 leading. Requires lease_duration > renew_deadline > retry_period * 1.2.
 
-``run()``: acquire (retrying every ``retry_period`` with jitter), then start
-``on_started_leading()`` as a task and keep renewing; when leadership is lost
-the task is cancelled, ``on_stopped_leading()`` is called and ``run()``
-returns — callers usually exit then, as Kubernetes' components do. Cancelling
-``run()`` releases the lease (when ``release_on_cancel``) so a successor need
-not wait for it to expire. ``on_new_leader(identity)`` reports each leader
-observed. Callbacks may be plain or async functions.
+``run(lead=None)``: acquire (retrying every ``retry_period`` with jitter),
+then run the leader's work as a task — ``lead()`` if given, else the
+``on_started_leading()`` callback — and keep renewing. When leadership is
+lost the work is cancelled, ``on_stopped_leading()`` is called and ``run()``
+returns True — callers usually exit then, as Kubernetes' components do. When
+``lead()`` returns (or raises) by itself, the lease is released and ``run()``
+returns False (or re-raises); an ``on_started_leading`` callback that returns
+does not end leadership (client-go). Cancelling ``run()`` releases the lease
+(when ``release_on_cancel``) so a successor need not wait for it to expire.
+``on_new_leader(identity)`` reports each leader observed. Callbacks may be
+plain or async functions.
+
+Configure with keywords (``LeaderElector(client, name=..., ...)``) or with a
+:class:`LeaderElectionConfig` (``LeaderElector(client, config)``).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import random
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,15 +86,22 @@ async def _call(fn: Callable | None, *args: Any) -> None:
 
 
 class LeaderElector:
-    def __init__(self, client: Any, *, name: str, namespace: str = "kube-system", identity: str | None = None,
+    def __init__(self, client: Any, config: LeaderElectionConfig | None = None, *, name: str = "",
+                 namespace: str = "kube-system", identity: str | None = None,
                  lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
                  on_started_leading: Callable[[], Any] | None = None,
                  on_stopped_leading: Callable[[], Any] | None = None,
                  on_new_leader: Callable[[str], Any] | None = None, release_on_cancel: bool = True):
-        self.config = LeaderElectionConfig(name=name, namespace=namespace, identity=identity or default_identity(),
-                                           lease_duration=lease_duration, renew_deadline=renew_deadline,
-                                           retry_period=retry_period, release_on_cancel=release_on_cancel)
-        self.leases = client.leases(namespace)
+        if config is None:
+            if not name:
+                raise ValueError("a lease name is required")
+            config = LeaderElectionConfig(name=name, namespace=namespace, identity=identity or "",
+                                          lease_duration=lease_duration, renew_deadline=renew_deadline,
+                                          retry_period=retry_period, release_on_cancel=release_on_cancel)
+        if not config.identity:
+            config = replace(config, identity=default_identity())
+        self.config = config
+        self.leases = client.leases(config.namespace)
         self.on_started_leading = on_started_leading
         self.on_stopped_leading = on_stopped_leading
         self.on_new_leader = on_new_leader
@@ -180,8 +194,10 @@ class LeaderElector:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return  # could not renew in time: leadership lost
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
                 try:
-                    ok = await asyncio.wait_for(self._attempt(), remaining)
+                    async with asyncio.timeout(remaining):
+                        ok = await self._attempt()
                 except TimeoutError:
                     return
                 if ok:
@@ -191,15 +207,25 @@ class LeaderElector:
                 await asyncio.sleep(min(cfg.retry_period, max(deadline - loop.time(), 0)))
             await asyncio.sleep(cfg.retry_period)
 
-    async def run(self) -> None:
-        """Acquire, lead, renew; returns once leadership is lost (see module docstring)."""
+    async def run(self, lead: Callable[[], Any] | None = None) -> bool:
+        """Acquire, lead, renew. True when leadership was lost; False when
+        ``lead()`` ended by itself (see the module docstring)."""
         await self._acquire()
         self._leading = True
+        loop = asyncio.get_running_loop()
         log.info("%s became leader of %s/%s", self.identity, self.config.namespace, self.config.name)
-        task = asyncio.get_running_loop().create_task(_call(self.on_started_leading), name="leading")
+        work = loop.create_task(lead() if lead is not None else _call(self.on_started_leading), name="leading")
+        renew = loop.create_task(self._renew_until_lost(), name="lease-renewal")
+        lost = False
         try:
-            await self._renew_until_lost()
-            log.warning("%s lost leadership of %s/%s", self.identity, self.config.namespace, self.config.name)
+            done, _ = await asyncio.wait({work, renew}, return_when=asyncio.FIRST_COMPLETED)
+            if renew not in done and lead is None:
+                await renew  # a callback that returned does not end leadership
+                done = {renew}
+            if renew in done:
+                lost = True
+                log.warning("%s lost leadership of %s/%s", self.identity, self.config.namespace,
+                            self.config.name)
         except asyncio.CancelledError:
             if self.config.release_on_cancel:
                 with contextlib.suppress(Exception):
@@ -207,10 +233,19 @@ class LeaderElector:
             raise
         finally:
             self._leading = False
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (work, renew):
+                if not t.done():
+                    t.cancel()
+            for t in (work, renew):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
             await _call(self.on_stopped_leading)
+        if not lost:
+            if self.config.release_on_cancel:
+                await self.release()
+            if not work.cancelled() and work.exception() is not None:
+                raise work.exception()  # type: ignore[misc]
+        return lost
 
     async def release(self) -> bool:
         """Give the lease up (holder cleared, 1s duration) if we still hold it."""

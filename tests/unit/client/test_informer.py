@@ -60,7 +60,7 @@ async def setup():
     inf = Informer(fake.pods(), indexers={"node": index_by_field("spec", "nodeName")})
     rec = Recorder()
     reg = rec.register(inf)
-    inf.start()
+    await inf.start()
     assert await inf.wait_for_sync(10)
     yield fake, inf, rec, reg
     await inf.stop()

@@ -89,3 +89,47 @@ def test_config_is_checked():
         LeaderElector(FakeClient(), name="x", lease_duration=5, renew_deadline=6)
     with pytest.raises(ValueError):
         LeaderElector(FakeClient(), name="x", lease_duration=15, renew_deadline=2, retry_period=2)
+
+
+async def test_run_with_lead_returns_false_and_releases_when_lead_ends():
+    from pybernetes.client import LeaderElectionConfig
+    client = FakeClient()
+    elector = LeaderElector(client, LeaderElectionConfig(name="job", namespace="default", **FAST))
+    assert elector.identity  # a default identity is made up
+
+    async def lead():
+        assert elector.is_leader
+        return "done"
+    assert await asyncio.wait_for(elector.run(lead), 10) is False
+    spec = (await client.leases("default").get("job"))["spec"]
+    assert "holderIdentity" not in spec and spec["leaseDurationSeconds"] == 1
+
+
+async def test_run_with_lead_returns_true_when_leadership_is_lost():
+    client = FakeClient()
+    elector = LeaderElector(client, name="job", namespace="default", identity="me", **FAST)
+    cancelled = []
+
+    async def lead():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    def fail_updates(action):
+        raise errors.ServiceUnavailable(errors.status_for(503, "storage down"))
+    task = asyncio.create_task(elector.run(lead))
+    await eventually(lambda: elector.is_leader)
+    client.prepend_reactor("update", "leases", fail_updates)
+    assert await asyncio.wait_for(task, 10) is True
+    assert cancelled == [True]
+
+
+async def test_lead_errors_propagate():
+    elector = LeaderElector(FakeClient(), name="job", namespace="default", **FAST)
+
+    async def lead():
+        raise RuntimeError("lead failed")
+    with pytest.raises(RuntimeError, match="lead failed"):
+        await asyncio.wait_for(elector.run(lead), 10)
