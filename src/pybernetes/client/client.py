@@ -114,10 +114,12 @@ class Client(Interface):
     """The asyncio client. One pooled keep-alive HTTP session per client;
     ``await client.close()`` (or ``async with``) releases it."""
 
-    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 100):
+    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 100,
+                 max_retries: int = 5):
         self.config = config
         self.namespace = config.namespace
-        self.backend = HTTPBackend(config, request_timeout=request_timeout, pool_size=pool_size)
+        self.backend = HTTPBackend(config, request_timeout=request_timeout, pool_size=pool_size,
+                                   max_retries=max_retries)
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike | None = None, context: str | None = None,

@@ -8,6 +8,7 @@ server sent; network failures become ConnectionFailed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -43,6 +44,17 @@ def _decode(body: bytes) -> Any:
         return None
 
 
+def _retry_delay(status: int, retry_after: str | None) -> float | None:
+    """Seconds to wait before retrying this answer, or None to not retry."""
+    if status != 429 and not (500 <= status < 600 and retry_after):
+        return None
+    try:
+        seconds = float(retry_after) if retry_after else 1.0
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.0), 10.0)
+
+
 def _raise_for(status: int, body: bytes) -> None:
     decoded = _decode(body)
     raise errors.from_status(decoded if isinstance(decoded, dict) else None, status,
@@ -53,8 +65,9 @@ class HTTPBackend:
     """Implements :class:`~pybernetes.client.resource.Backend` over HTTP."""
 
     def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 100,
-                 user_agent: str = USER_AGENT):
+                 user_agent: str = USER_AGENT, max_retries: int = 5):
         self.config = config
+        self.max_retries = max_retries
         self.request_timeout = request_timeout
         self.pool_size = pool_size
         self.headers = {"Accept": JSON, "User-Agent": user_agent, **config.auth_headers()}
@@ -89,16 +102,27 @@ class HTTPBackend:
         if body is not None:
             data = body.encode() if isinstance(body, str) else orjson.dumps(body)
             headers = {"Content-Type": content_type}
-        try:
-            async with self.session.request(method, self.config.server + path, params=query or None,
-                                            data=data, headers=headers, **self._extra) as resp:
-                payload = await resp.read()
-                if resp.status >= 400:
-                    _raise_for(resp.status, payload)
-        except aiohttp.ClientError as e:
-            raise errors.ConnectionFailed(f"{method} {path}: {e}") from e
-        except TimeoutError as e:
-            raise errors.ConnectionFailed(f"{method} {path}: timed out") from e
+        attempt = 0
+        while True:
+            try:
+                async with self.session.request(method, self.config.server + path, params=query or None,
+                                                data=data, headers=headers, **self._extra) as resp:
+                    payload = await resp.read()
+                    status, retry_after = resp.status, resp.headers.get("Retry-After")
+            except aiohttp.ClientError as e:
+                raise errors.ConnectionFailed(f"{method} {path}: {e}") from e
+            except TimeoutError as e:
+                raise errors.ConnectionFailed(f"{method} {path}: timed out") from e
+            # As client-go: 429, and 5xx answers carrying Retry-After, were not acted
+            # on by the server; wait as told and send again, a few times.
+            delay = _retry_delay(status, retry_after)
+            if delay is not None and attempt < self.max_retries:
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            if status >= 400:
+                _raise_for(status, payload)
+            break
         if raw:
             return payload.decode(errors="replace")
         decoded = _decode(payload)

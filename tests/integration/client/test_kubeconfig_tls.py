@@ -101,6 +101,9 @@ def _variants(pki: Path, tmp: Path) -> dict[str, tuple[dict, dict]]:
         "client-cert-files": ({"certificate-authority": str(tmp / "ca.crt")},
                               {"client-certificate": "client.crt", "client-key": "client.key"}),
         "insecure-skip-verify": ({"insecure-skip-tls-verify": True}, {"token": TOKEN}),
+        # The certificate is checked against this name instead of the URL's host.
+        "tls-server-name": ({"certificate-authority-data": _b64(pki / "ca.crt"), "tls-server-name": "localhost"},
+                            {"token": TOKEN}),
     }
 
 
@@ -115,7 +118,7 @@ async def _kubectl(kubeconfig: Path, tmp: Path, *args: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("variant", ["token+ca-file", "token+ca-data", "token-file+ca-data", "client-cert-data",
-                                     "client-cert-files", "insecure-skip-verify"])
+                                     "client-cert-files", "insecure-skip-verify", "tls-server-name"])
 async def test_kubeconfig_variant_works_for_us_and_kubectl(tls_server, pki, tmp_path, variant):
     (tmp_path / "token").write_text(TOKEN + "\n")
     cluster, user = _variants(pki, tmp_path)[variant]
@@ -137,6 +140,17 @@ async def test_wrong_credentials_are_refused_by_both(tls_server, pki, tmp_path):
             await client.namespaces().list()
     code, out = await _kubectl(path, tmp_path, "get", "namespaces")
     assert code != 0 and ("Unauthorized" in out or "must be logged in" in out), out
+
+
+async def test_tls_server_name_is_checked_by_both(tls_server, pki, tmp_path):
+    path = _kubeconfig(tmp_path / "config", tls_server.url,
+                       {"certificate-authority-data": _b64(pki / "ca.crt"), "tls-server-name": "not-in-the-cert"},
+                       {"token": TOKEN})
+    async with Client(load_kubeconfig(path)) as client:
+        with pytest.raises(errors.ConnectionFailed):
+            await client.namespaces().list()
+    code, out = await _kubectl(path, tmp_path, "get", "namespaces")
+    assert code != 0 and "not-in-the-cert" in out, out
 
 
 async def test_unknown_ca_is_refused_by_both(tls_server, pki, tmp_path):
