@@ -114,7 +114,7 @@ class Client(Interface):
     """The asyncio client. One pooled keep-alive HTTP session per client;
     ``await client.close()`` (or ``async with``) releases it."""
 
-    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 100,
+    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 0,
                  max_retries: int = 5):
         self.config = config
         self.namespace = config.namespace

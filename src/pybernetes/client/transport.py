@@ -1,6 +1,7 @@
 """The HTTP backend: Kubernetes' REST paths over one pooled aiohttp session.
 
-One ``aiohttp.ClientSession`` per client (keep-alive, a bounded pool),
+One ``aiohttp.ClientSession`` per client (keep-alive connection pool; unbounded
+by default, since every open watch holds a connection for its lifetime),
 created on first use inside the running loop and closed by ``close()``.
 Bodies are JSON (orjson); failures become the APIError for the Status the
 server sent; network failures become ConnectionFailed.
@@ -64,7 +65,7 @@ def _raise_for(status: int, body: bytes) -> None:
 class HTTPBackend:
     """Implements :class:`~pybernetes.client.resource.Backend` over HTTP."""
 
-    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 100,
+    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 0,
                  user_agent: str = USER_AGENT, max_retries: int = 5):
         self.config = config
         self.max_retries = max_retries
@@ -239,6 +240,7 @@ class HTTPWatch(Watch):
         self.query = query
         self._resp: aiohttp.ClientResponse | None = None
         self._lines: AsyncIterator[bytes] | None = None
+        self._eof = False
 
     async def _next(self) -> WatchEvent | None:
         if self._lines is None:
@@ -248,14 +250,19 @@ class HTTPWatch(Watch):
             try:
                 line = await self._lines.__anext__()
             except StopAsyncIteration:
+                self._eof = True
                 return None
             if line.strip():
                 return event_from_line(line)
 
     async def _close(self) -> None:
-        # Closing the response first also wakes a reader parked in another task.
+        # A stream read to its end gives its connection back to the pool; otherwise
+        # close it — which also wakes a reader parked in another task.
         if self._resp is not None:
-            self._resp.close()
+            if self._eof:
+                self._resp.release()
+            else:
+                self._resp.close()
             self._resp = None
         lines, self._lines = self._lines, None
         if lines is not None:
