@@ -117,13 +117,15 @@ class Kubelet:
                                  token=self.config.token, pki_dir=os.path.join(self.root, "pki"))
         self.port = await self._server.start()
         await self._register_node()
+        with contextlib.suppress(errors.APIError, errors.ConnectionFailed, OSError):
+            await self._renew_lease()
         self.service_informer = Informer(self.client.services(), name="kubelet-services")
         self.pod_informer = Informer(self.client.pods(), name="kubelet-pods",
                                      field_selector=f"spec.nodeName={self.config.node_name}")
         self.pod_informer.add_event_handler(on_add=self._pod_changed, on_update=lambda o, n: self._pod_changed(n),
                                             on_delete=self._pod_deleted)
-        self.service_informer.start()
-        self.pod_informer.start()
+        await self.service_informer.start()
+        await self.pod_informer.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeat(), name="kubelet-heartbeat"))
         await self.pod_informer.wait_for_sync()
         await self.service_informer.wait_for_sync(timeout=10)
