@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,10 @@ from pybernetes.client import errors
 from .conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 def pod(name, containers, *, node="node-1", **spec):
@@ -170,8 +176,9 @@ async def test_restart_policy_and_crash_loop_backoff(client, kubelet):
     assert s["lastState"]["terminated"]["exitCode"] == 1
     assert s["state"]["waiting"]["message"].startswith("back-off 10s restarting failed container=main pod=crash_default(")
     assert p["status"]["phase"] == "Running"
-    out = subprocess.run(["kubectl", "--kubeconfig", str(kubelet.kubeconfig), "get", "pod", "crash"],
-                         capture_output=True, text=True, env={**os.environ, "KUBECACHEDIR": str(kubelet.root_dir.parent / "kc")})
+    out = await asyncio.to_thread(
+        subprocess.run, ["kubectl", "--kubeconfig", str(kubelet.kubeconfig), "get", "pod", "crash"],
+        capture_output=True, text=True, env={**os.environ, "KUBECACHEDIR": str(kubelet.root_dir.parent / "kc")})
     assert "CrashLoopBackOff" in out.stdout, out.stdout + out.stderr
     assert ("BackOff", f"Back-off restarting failed container main in pod crash_default({p['metadata']['uid']})") \
         in await events_for(client, "crash")
@@ -185,8 +192,8 @@ async def test_killed_container_process_is_restarted(client, kubelet):
     await client.pods("default").create(pod("victim", [sh("main", "exec sleep 1000")]))
     p = await wait_for(lambda: phase_is(client, "victim", "Running"), what="Running")
     cid = cstatus(p)["containerID"].split("://")[1]
-    pid = int(next(kubelet.root_dir.glob(f"containers/*/main_0/pid")).read_text())
-    assert os.path.exists(f"/proc/{pid}") and cid
+    pid = int(next(kubelet.root_dir.glob("containers/*/main_0/pid")).read_text())
+    assert _alive(pid) and cid
     os.kill(pid, signal.SIGKILL)
 
     async def restarted():
@@ -249,9 +256,9 @@ async def test_kubelet_restart_adopts_running_containers(client, start_kubelet, 
     after = cstatus(p)
     assert after["containerID"] == before["containerID"] and after["restartCount"] == 1
     assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
-    assert os.path.exists(f"/proc/{pid}")
+    assert _alive(pid)
     # Deleted while no kubelet ran: the next kubelet cleans up.
     k2.stop()
     await client.pods("default").delete("adopt", grace_period_seconds=0)
     start_kubelet(root=k.root_dir)
-    await wait_for(lambda: not os.path.exists(f"/proc/{pid}"), what="orphan container stopped")
+    await wait_for(lambda: not _alive(pid), what="orphan container stopped")

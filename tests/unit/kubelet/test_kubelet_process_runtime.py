@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
 from pybernetes.kubelet.runtime import ContainerConfig, Mount, ProcessRuntime, SandboxConfig
 from pybernetes.kubelet.runtime.logs import LogOptions, read_log
+
+
+def _read(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def _exists(path: str) -> bool:
+    return Path(path).exists()
 
 
 def _cfg(argv, *, name="c", attempt=0, mounts=(), env=(), wd=None, uid="uid-1"):
@@ -50,7 +59,7 @@ async def test_exit_code_logs_and_env(runtime):
     assert read_log(done.log_path, LogOptions()) == b"out bar\nerr\n"
     with_ts = read_log(done.log_path, LogOptions(timestamps=True, tail_lines=1))
     assert with_ts.endswith(b"Z err\n") and with_ts[:2] == b"20"
-    raw = open(done.log_path, "rb").read()
+    raw = _read(done.log_path)
     assert b" stdout F out bar\n" in raw and b" stderr F err\n" in raw
 
 
@@ -69,7 +78,7 @@ async def test_volumes_overlay_and_readonly(runtime, tmp_path):
     assert done.exit_code == 0, read_log(done.log_path, LogOptions())
     assert read_log(done.log_path, LogOptions()) == b"hellorofail\n/data\n"
     assert (vol / "out").read_text() == "written\n"
-    assert not os.path.exists("/host-should-not-see")
+    assert not _exists("/host-should-not-see")
     assert not (ro / "f").exists()
 
 
@@ -113,7 +122,7 @@ async def test_recover_adopts_running_and_records_exits(tmp_path):
     rt = ProcessRuntime(root)
     await rt.create_sandbox(SandboxConfig(uid="u", namespace="ns", name="p"))
     long = await rt.start_container(_cfg(["sh", "-c", "echo before; sleep 1; echo after; sleep 30"], uid="u"))
-    short = await rt.start_container(_cfg(["sh", "-c", "sleep 0.5; exit 7"], name="short", uid="u"))
+    await rt.start_container(_cfg(["sh", "-c", "sleep 0.5; exit 7"], name="short", uid="u"))
     await asyncio.sleep(0.2)
     await rt.close()  # the kubelet goes away; containers keep running
     await asyncio.sleep(1.5)
