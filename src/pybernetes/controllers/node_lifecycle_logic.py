@@ -104,6 +104,9 @@ def desired_taints(node: dict, at: datetime) -> list[dict] | None:
     kept. None when nothing changes."""
     spec = node.get("spec") or {}
     taints = list(spec.get("taints") or ())
+    if _condition(node, "Ready") is None:
+        # A node that never reported: left alone until the grace period turns it Unknown.
+        return None
     status = ready_status(node)
     want: set[tuple[str, str]] = set()
     if status == "Unknown":

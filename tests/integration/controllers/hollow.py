@@ -88,6 +88,14 @@ class HollowCluster:
         self.live.add(name)
 
     async def _post_status(self, name: str) -> None:
+        for _ in range(10):
+            try:
+                await self._post_status_once(name)
+                return
+            except errors.Conflict:
+                continue
+
+    async def _post_status_once(self, name: str) -> None:
         node = await self.client.nodes().get(name)
         status = dict(node.get("status") or {})
         conds = [c for c in status.get("conditions") or () if c.get("type") != "Ready"]

@@ -79,3 +79,8 @@ def test_tolerations_and_eviction_delay():
     forever = {"spec": {"tolerations": [{"operator": "Exists"}]}}
     assert eviction_delay(forever, [taint], 300) is None
     assert eviction_delay(no_tol, [{"key": UNREACHABLE_TAINT, "effect": "NoSchedule"}], 300) is None
+
+
+def test_node_that_never_reported_is_not_tainted_yet():
+    n = {"metadata": {"name": "new"}, "spec": {}, "status": {}}
+    assert desired_taints(n, AT) is None
