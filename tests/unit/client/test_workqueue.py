@@ -186,3 +186,13 @@ async def test_controller_drops_after_max_retries():
     c.stop()
     await run
     assert c.n == 3
+
+
+async def test_shutdown_cancels_delayed_adds():
+    q = WorkQueue()
+    q.add_after("x", 0.01)
+    q.shutdown()
+    await asyncio.sleep(0.05)
+    assert len(q) == 0
+    with pytest.raises(ShutDown):
+        await q.get()
