@@ -86,7 +86,10 @@ class Kubelet:
         os.makedirs(self.pods_dir, exist_ok=True)
         if config.runtime != "process":
             raise ValueError(f"unknown runtime {config.runtime!r} (this kubelet has: process)")
-        self.runtime = ProcessRuntime(self.root, on_exit=self._on_container_exit, node_ip=config.node_ip,
+        # The node's address must reach the kubelet's server: a kubelet listening on one
+        # address (127.0.0.1 by default) advertises that one; on all addresses, the host's.
+        node_ip = config.node_ip or (config.address if config.address not in ("0.0.0.0", "::", "") else None)
+        self.runtime = ProcessRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
                                       log_max_size=config.log_max_size, log_max_files=config.log_max_files)
         self.node_ip = self.runtime.node_ip
         self.recorder = KubeletEventRecorder(client, node_name=config.node_name)

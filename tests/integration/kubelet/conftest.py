@@ -96,6 +96,14 @@ class KubeletProcess:
                 if state.get("exit_code") is None and state.get("shim_pid"):
                     os.killpg(state["shim_pid"], signal.SIGKILL)
 
+    def unmount_volumes(self) -> None:
+        """Lazily unmount the tmpfs volumes (secret, emptyDir Memory) the kubelet left for its pods."""
+        real = str(self.root_dir.resolve())
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f]
+        for m in sorted((m for m in mounts if m.startswith(real + "/")), reverse=True):
+            subprocess.run(["umount", "-l", m], check=False)
+
     def log(self) -> str:
         return self.log_path.read_text()[-5000:]
 
@@ -124,7 +132,7 @@ def start_kubelet(tmp_path, logs_apiserver):
         k.stop()
     for k in started:
         k.kill_containers()
-        # The shims of killed groups exit at once; give the kernel a moment.
+        k.unmount_volumes()
     time.sleep(0.1)
 
 
