@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 
 from ..api import labels
-from ..client import errors
+from ..client import Controller, errors
 from .endpoints_logic import endpoints_labels, endpoints_subsets, subsets_equal
 from .podutil import format_time, now, object_key, split_key
-from .runtime import Controller
 
 __all__ = ["EndpointsController", "services_for_pod"]
 

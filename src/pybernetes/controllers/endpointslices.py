@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from ..api import labels
-from ..client import errors
+from ..client import Controller, errors
 from .endpoints import pod_endpoint_changed, services_for_pod
 from .endpoints_logic import (
     MANAGED_BY,
@@ -18,7 +18,6 @@ from .endpoints_logic import (
     slice_endpoints,
 )
 from .podutil import split_key
-from .runtime import Controller
 
 __all__ = ["EndpointSliceController", "slice_service_key"]
 

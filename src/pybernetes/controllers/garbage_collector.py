@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from ..api.resources import RESOURCES, ResourceInfo, by_kind
-from ..client import errors
+from ..client import Controller, errors
 from .garbage_collector_logic import (
     DANGLING,
     FOREGROUND,
@@ -32,7 +32,6 @@ from .garbage_collector_logic import (
     owner_state,
     without_finalizer,
 )
-from .runtime import Controller
 
 __all__ = ["GarbageCollector", "BY_OWNER", "BY_UID", "owner_uid_index", "uid_index", "monitored_resources"]
 

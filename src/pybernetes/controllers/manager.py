@@ -16,6 +16,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
+from ..client import Informer, LeaderElectionConfig, LeaderElector
 from .endpoints import EndpointsController
 from .endpointslices import SLICES_BY_SERVICE, EndpointSliceController, slice_service_key
 from .events import EventRecorder
@@ -37,7 +38,6 @@ from .node_lifecycle import (
 from .pod_gc import KEY as POD_GC_KEY
 from .pod_gc import PodGCConfig, PodGCController
 from .replication import ReplicationManager
-from .runtime import Informer, LeaderElectionConfig, LeaderElector
 from .serviceaccounts import ServiceAccountsController
 
 __all__ = ["ALL_CONTROLLERS", "ControllerManagerConfig", "ControllerManager", "LeadershipLost"]

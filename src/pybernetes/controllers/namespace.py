@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 
 from ..api.resources import RESOURCES, ResourceInfo
-from ..client import errors
+from ..client import Controller, errors
 from .events import EventRecorder
 from .podutil import format_time, now
-from .runtime import Controller
 
 __all__ = ["NamespaceController", "FINALIZER"]
 

@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..client import errors
+from ..client import Controller, errors
 from .events import EventRecorder
 from .node_lifecycle_logic import (
     HealthTracker,
@@ -27,7 +27,6 @@ from .node_lifecycle_logic import (
     unknown_conditions,
 )
 from .podutil import format_time, now, object_key, pod_condition
-from .runtime import Controller
 
 __all__ = ["NodeLifecycleConfig", "NodeLifecycleController", "PODS_BY_NODE", "pod_node_index"]
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..client import errors
+from ..client import Controller, errors
 from .pod_gc_logic import orphaned_pods, terminated_pods_to_delete, unscheduled_terminating_pods
-from .runtime import Controller
 
 __all__ = ["PodGCConfig", "PodGCController"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..client import errors
+from ..client import Controller, errors
 from .events import EventRecorder
 from .expectations import Expectations
 from .podutil import controller_ref, is_pod_active, now, object_key, split_key
@@ -27,7 +27,6 @@ from .replication_logic import (
     pods_to_delete,
     rc_selector,
 )
-from .runtime import Controller
 
 __all__ = ["ReplicationManager"]
 

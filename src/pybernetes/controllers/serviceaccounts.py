@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from ..client import errors
-from .runtime import Controller
+from ..client import Controller, errors
 
 __all__ = ["ServiceAccountsController", "DEFAULT_NAME"]
 

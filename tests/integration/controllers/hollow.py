@@ -13,8 +13,7 @@ import contextlib
 import itertools
 from datetime import UTC, datetime
 
-from pybernetes.client import errors
-from pybernetes.controllers.runtime import Informer
+from pybernetes.client import Informer, errors
 
 
 def _now() -> str:
