@@ -92,7 +92,9 @@ def decode_object(body: bytes, content_type: str, resource: ResourceInfo, *,
     warnings: list[str] = []
     if found.unknown_fields:
         if mode == "Strict":
-            raise errors.bad_request(schema.strict_decoding_message(found.unknown_fields))
+            # Wrapped like every decode error (Kubernetes' transformDecodeError).
+            raise errors.bad_request(schema.cannot_handle_message(
+                kind, api_version.split("/")[-1], schema.strict_decoding_message(found.unknown_fields)))
         if mode == "Warn":
             warnings = [f'unknown field "{f}"' for f in found.unknown_fields]
     return Decoded(value, warnings)

@@ -45,7 +45,8 @@ async def test_unknown_field_strict_is_400(wire):
     p["spec"]["containers"][0]["bogus"] = 1
     status, body, _ = await wire.req("POST", f"{NS}/pods", p, params={"fieldValidation": "Strict"})
     assert status == 400
-    assert body["message"] == 'strict decoding error: unknown field "spec.containers[0].bogus"'
+    assert body["message"] == ('Pod in version "v1" cannot be handled as a Pod: '
+                               'strict decoding error: unknown field "spec.containers[0].bogus"')
     await _nothing_stored(wire)
 
 
