@@ -324,8 +324,10 @@ class GenericStore:
                                 validate: bool = True, after_prepare=None) -> dict:
         """Read-modify-write with retries: ``mutate(obj)`` edits a fresh copy
         (and may raise APIError). Used by patch, binding, scale. ``validate=False``
-        is for subresources whose own rules replace the update rules (binding
-        sets spec.nodeName, which a pod update may not). ``after_prepare(obj, old)``
+        is for subresources whose own rules replace the update rules: no
+        prepare (binding writes spec.nodeName and the PodScheduled condition,
+        which a pod update may not). A resourceVersion the mutation puts in
+        the object (a patch carrying one) is a precondition, as in Kubernetes. ``after_prepare(obj, old)``
         sees the defaulted object before validation (managedFields tracking),
         as in create and update, where ``old`` is None on create."""
         for _ in range(_MAX_CAS_RETRIES):
@@ -333,9 +335,13 @@ class GenericStore:
             obj = mutate(_copy(old))
             obj.setdefault("metadata", {})
             obj["metadata"]["name"] = name
+            want_rv = obj["metadata"].get("resourceVersion")
+            if want_rv and want_rv != str(revision):
+                raise errors.modified_conflict(self.plural, name, self.group)
             strategy = self.status_strategy if subresource == "status" else self.strategy
             self._carry_system_metadata(obj, old, namespace)
-            strategy.prepare_for_update(obj, old)
+            if validate:
+                strategy.prepare_for_update(obj, old)
             strategy.default(obj)
             if after_prepare is not None:
                 after_prepare(obj, old)
