@@ -251,9 +251,8 @@ def default_namespace(ns: Obj) -> None:
     meta = _sub(ns, "metadata")
     if meta.get("name"):
         _sub(meta, "labels")["kubernetes.io/metadata.name"] = meta["name"]
-    spec = _sub(ns, "spec")
-    if not spec.get("finalizers"):
-        spec["finalizers"] = ["kubernetes"]
+    # spec.finalizers ["kubernetes"] is set on create only (the namespace
+    # strategy), so finalize can empty it.
     status = _sub(ns, "status")
     if not status.get("phase"):
         status["phase"] = "Active"

@@ -25,6 +25,9 @@ class RequestInfo:
     subresource: str
 
 
+_NS_SUBRESOURCES = ("status", "finalize")
+
+
 def parse_path(path: str) -> RequestInfo | None:
     """None when the path is not a resource path (discovery etc.)."""
     parts = [p for p in path.split("/") if p]
@@ -35,8 +38,9 @@ def parse_path(path: str) -> RequestInfo | None:
     else:
         return None
     namespace = None
-    # `namespaces/{ns}/{resource}...` addresses namespaced objects; `namespaces/{name}` the namespace.
-    if rest[0] == "namespaces" and len(rest) >= 3:
+    # `namespaces/{ns}/{resource}...` addresses namespaced objects; `namespaces/{name}` the
+    # namespace, and `namespaces/{name}/status|finalize` its subresources.
+    if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in _NS_SUBRESOURCES):
         namespace, rest = rest[1], rest[2:]
     plural = rest[0]
     name = rest[1] if len(rest) > 1 else ""

@@ -76,3 +76,16 @@ async def test_orphan_propagation_adds_finalizer(wire):
     assert status == 200 and marked["metadata"]["finalizers"] == ["orphan"]
     status, body, _ = await wire.req("DELETE", f"{NS}/configmaps/owner", {"propagationPolicy": "Sideways"})
     assert status == 422
+
+
+async def test_namespace_terminates_until_finalized(wire):
+    status, ns, _ = await wire.req("POST", "/api/v1/namespaces", {"metadata": {"name": "gone"}})
+    assert ns["spec"]["finalizers"] == ["kubernetes"]
+    status, marked, _ = await wire.req("DELETE", "/api/v1/namespaces/gone")
+    assert status == 200 and marked["status"]["phase"] == "Terminating"
+    status, got, _ = await wire.req("GET", "/api/v1/namespaces/gone/status")
+    assert status == 200 and got["status"]["phase"] == "Terminating"
+    got["spec"]["finalizers"] = []
+    status, body, _ = await wire.req("PUT", "/api/v1/namespaces/gone/finalize", got)
+    assert status == 200, body
+    assert (await wire.req("GET", "/api/v1/namespaces/gone"))[0] == 404

@@ -50,16 +50,7 @@ async def test_namespace_deletion_removes_everything(client, hollow, manager):
                 return False
         return True
     await wait_for(emptied, timeout=40, what="namespace emptied")
-    try:
-        await wait_for(lambda: _ns_gone(client, ns), timeout=10, what="namespace removed")
-    except AssertionError:
-        ns_obj = await client.namespaces().get(ns)
-        if ns_obj["spec"].get("finalizers") == ["kubernetes"]:
-            # Our controller emptied it and asked to finalize; this apiserver
-            # re-defaults spec.finalizers on every write (and routes
-            # namespaces/{name}/finalize as a namespaced list), so it cannot let go.
-            pytest.xfail("apiserver re-adds spec.finalizers=['kubernetes'] on finalize")
-        raise
+    await wait_for(lambda: _ns_gone(client, ns), timeout=10, what="namespace removed")
 
 
 async def _ns_gone(client, name):

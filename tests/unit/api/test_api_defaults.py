@@ -81,7 +81,7 @@ def test_replication_controller_defaults():
 def test_other_kinds():
     ns = apply_defaults("Namespace", {"metadata": {"name": "team"}})
     assert ns == {"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "team"}},
-                  "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+                  "status": {"phase": "Active"}}  # spec.finalizers is the create strategy's
     assert apply_defaults("Secret", {})["type"] == "Opaque"
     assert apply_defaults("Endpoints", {"subsets": [{"ports": [{"port": 80}]}]})["subsets"][0]["ports"][0]["protocol"] == "TCP"
     assert apply_defaults("EndpointSlice", {"ports": [{"port": 80}]})["ports"] == [{"port": 80, "name": "", "protocol": "TCP"}]

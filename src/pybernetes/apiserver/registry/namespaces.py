@@ -22,6 +22,9 @@ class NamespaceStrategy(Strategy):
     def prepare_for_create(self, obj: dict) -> None:
         super().prepare_for_create(obj)
         obj["status"] = {"phase": "Active"}
+        spec = obj.get("spec") or {}
+        if not spec.get("finalizers"):
+            obj["spec"] = {**spec, "finalizers": ["kubernetes"]}
 
     def blocks_deletion(self, obj: dict) -> bool:
         return bool((obj.get("spec") or {}).get("finalizers"))
