@@ -268,6 +268,7 @@ class GenericStore:
             if errs:
                 raise self._invalid(name, errs)
             if dry_run:
+                obj["metadata"]["resourceVersion"] = str(revision)  # nothing written: still the stored one
                 return obj, False
             await self.strategy.before_update(self, obj, old)
             result = await self._write_update(obj, old, revision, namespace, name)
@@ -338,6 +339,10 @@ class GenericStore:
             want_rv = obj["metadata"].get("resourceVersion")
             if want_rv and want_rv != str(revision):
                 raise errors.modified_conflict(self.plural, name, self.group)
+            want_uid, have_uid = obj["metadata"].get("uid"), old["metadata"].get("uid")
+            if want_uid and want_uid != have_uid:
+                raise errors.conflict(self.plural, name, f"Precondition failed: UID in precondition: "
+                                      f"{want_uid}, UID in object meta: {have_uid}", self.group)
             strategy = self.status_strategy if subresource == "status" else self.strategy
             self._carry_system_metadata(obj, old, namespace)
             if validate:
@@ -349,6 +354,7 @@ class GenericStore:
             if errs:
                 raise self._invalid(name, errs)
             if dry_run:
+                obj["metadata"]["resourceVersion"] = str(revision)  # nothing written: still the stored one
                 return obj
             await self.strategy.before_update(self, obj, old)
             result = await self._write_update(obj, old, revision, namespace, name)

@@ -89,3 +89,17 @@ async def test_namespace_terminates_until_finalized(wire):
     status, body, _ = await wire.req("PUT", "/api/v1/namespaces/gone/finalize", got)
     assert status == 200, body
     assert (await wire.req("GET", "/api/v1/namespaces/gone"))[0] == 404
+
+
+async def test_patch_uid_and_resource_version_are_preconditions(wire):
+    _, cm, _ = await wire.req("POST", f"{NS}/configmaps", {"metadata": {"name": "pp"}})
+    status, body, _ = await wire.req("PATCH", f"{NS}/configmaps/pp", {"metadata": {"uid": "other"}},
+                                     content_type="application/merge-patch+json")
+    assert status == 409 and "UID in precondition: other" in body["message"]
+    status, body, _ = await wire.req("PATCH", f"{NS}/configmaps/pp", {"metadata": {"resourceVersion": "1"}},
+                                     content_type="application/merge-patch+json")
+    assert status == 409 and body["reason"] == "Conflict"
+    status, body, _ = await wire.req("PATCH", f"{NS}/configmaps/pp",
+                                     {"metadata": {"uid": cm["metadata"]["uid"], "labels": {"a": "b"}}},
+                                     content_type="application/merge-patch+json")
+    assert status == 200 and body["metadata"]["labels"] == {"a": "b"}
