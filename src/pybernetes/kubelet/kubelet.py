@@ -167,6 +167,8 @@ class Kubelet:
             # once and the static pod loop recreates it (as Kubernetes does).
             if pod["metadata"].get("deletionTimestamp"):
                 asyncio.get_running_loop().create_task(self._confirm_mirror_deletion(pod))
+            else:
+                self._wake_pod(pod["metadata"]["annotations"][MIRROR_ANNOTATION])  # status goes there now
             return
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
