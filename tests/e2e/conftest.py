@@ -87,7 +87,7 @@ class API:
         self.url = server.url
 
     def request(self, method: str, path: str, body=None, content_type: str = "application/json"):
-        data = json.dumps(body).encode() if body is not None else None
+        data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": content_type} if data else {})
         try:

@@ -264,6 +264,16 @@ def test_apply_client_side_and_server_side(kubectl: Kubectl, api, tmp_path):
     assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["kubectl-client-side-apply"]
     assert kubectl.out("apply", "-f", str(f)).strip() == "replicationcontroller/web unchanged"
 
+    # diff and server-side dry runs change nothing.
+    f.write_text(RC.replace("replicas: 2", "replicas: 4"))
+    r = kubectl.run("diff", "-f", str(f), check=False)
+    assert r.returncode == 1, r.stderr
+    assert "-  replicas: 2" in r.stdout and "+  replicas: 4" in r.stdout
+    assert "-  resourceVersion" not in r.stdout and "+  resourceVersion" not in r.stdout
+    assert kubectl.out("apply", "--dry-run=server", "-f", str(f)).strip() == \
+        "replicationcontroller/web configured (server dry run)"
+    assert api.get(ns_path(kubectl, "replicationcontrollers", "web"))["spec"]["replicas"] == 2
+
     f.write_text(RC.replace("replicas: 2", "replicas: 3").replace("image: nginx", "image: nginx:2"))
     assert kubectl.out("apply", "-f", str(f)).strip() == "replicationcontroller/web configured"
     stored = api.get(ns_path(kubectl, "replicationcontrollers", "web"))
@@ -487,3 +497,47 @@ def test_bad_input_is_refused_and_nothing_stored(kubectl: Kubectl, api, tmp_path
     assert ".bogus: field not declared in schema" in ssa
     assert api.names(ns_path(kubectl, "configmaps")) in ([], ["kube-root-ca.crt"])
     assert api.names(ns_path(kubectl, "pods")) == []
+
+
+# --------------------------------------------------------------- generator commands (protobuf bodies)
+def test_create_generators_send_protobuf(kubectl: Kubectl, api):
+    ns = f"{kubectl.namespace}-gen"
+    assert kubectl.out("create", "namespace", ns, namespaced=False).strip() == f"namespace/{ns} created"
+    created = api.get(f"/api/v1/namespaces/{ns}")
+    assert created["status"]["phase"] == "Active" and created["spec"]["finalizers"] == ["kubernetes"]
+    assert created["metadata"]["labels"] == {"kubernetes.io/metadata.name": ns}
+    assert [m["manager"] for m in created["metadata"]["managedFields"]] == ["kubectl-create"]
+
+    kubectl.run("create", "configmap", "cfg", "--from-literal=a=1", "--from-literal=b=two")
+    assert api.get(ns_path(kubectl, "configmaps", "cfg"))["data"] == {"a": "1", "b": "two"}
+    kubectl.run("create", "secret", "generic", "sec", "--from-literal=user=admin", "--type=example.com/x")
+    sec = api.get(ns_path(kubectl, "secrets", "sec"))
+    assert sec["data"] == {"user": "YWRtaW4="} and sec["type"] == "example.com/x"
+    kubectl.run("create", "serviceaccount", "robot")
+    assert api.get(ns_path(kubectl, "serviceaccounts", "robot"))["metadata"]["name"] == "robot"
+    kubectl.run("create", "service", "nodeport", "np", "--tcp=81:8081")
+    svc = api.get(ns_path(kubectl, "services", "np"))
+    port = svc["spec"]["ports"][0]
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["selector"] == {"app": "np"}
+    assert (port["name"], port["port"], port["targetPort"], port["protocol"]) == ("81-8081", 81, 8081, "TCP")
+    assert 30000 <= port["nodePort"] <= 32767
+    kubectl.run("create", "service", "clusterip", "headless", "--clusterip=None")
+    assert api.get(ns_path(kubectl, "services", "headless"))["spec"]["clusterIP"] == "None"
+
+    err = kubectl.fails("create", "configmap", "Bad_Name", "--from-literal=a=b")
+    assert 'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"' in err
+    err = kubectl.fails("create", "namespace", ns, namespaced=False)
+    assert f'namespaces "{ns}" already exists' in err
+    kubectl.run("delete", "namespace", ns, "--wait=false", namespaced=False)
+
+
+def test_malformed_protobuf_is_a_bad_request(server, api):
+    ns = "default"
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    status, body = api.request("POST", path, b"not protobuf", content_type="application/vnd.kubernetes.protobuf")
+    assert status == 400 and body["reason"] == "BadRequest"
+    status, body = api.request("POST", path, b"k8s\x00\x12\xff", content_type="application/vnd.kubernetes.protobuf")
+    assert status == 400 and "unable to decode protobuf ConfigMap" in body["message"]
+    status, body = api.request("POST", f"/api/v1/namespaces/{ns}/pods", b"k8s\x00",
+                               content_type="application/vnd.kubernetes.protobuf")
+    assert status == 415 and body["reason"] == "UnsupportedMediaType"

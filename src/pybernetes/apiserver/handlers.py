@@ -19,7 +19,7 @@ from ..api import field_errors
 from ..api import fields as field_selectors
 from ..api import labels as label_selectors
 from ..api.resources import ResourceInfo
-from . import apply, errors, tables
+from . import apply, errors, protobuf, tables
 from .decoding import MAX_BODY_BYTES, decode_object, parse_body
 from .registry.pods import bind
 from .request_info import RequestInfo, parse_path
@@ -196,6 +196,16 @@ class APIHandlers:
             raise errors.request_too_large(MAX_BODY_BYTES)
         return body
 
+    async def _object_body(self, request: web.Request, res: ResourceInfo) -> tuple[bytes, str]:
+        """A create/update body and its media type; protobuf (kubectl's generator
+        commands) is turned into JSON here."""
+        body, ct = await self._body(request), _content_type(request)
+        if ct == protobuf.PROTOBUF:
+            if not protobuf.decodable(res.kind):
+                raise errors.unsupported_media_type(ct)
+            return orjson.dumps(protobuf.decode(body, res.kind)), JSON
+        return body, ct
+
     def _list_options(self, request: web.Request, res: ResourceInfo, *, paging: bool = True) -> ListOptions:
         q = request.query
         ls = q.get("labelSelector") or ""
@@ -283,7 +293,7 @@ class APIHandlers:
         res = info.resource
         if res.namespaced and info.namespace is None:
             raise errors.no_such_path()
-        decoded = decode_object(await self._body(request), _content_type(request), res,
+        decoded = decode_object(*await self._object_body(request, res), res,
                                 field_validation=request.query.get("fieldValidation", "Warn"))
         obj = decoded.obj
         meta = obj["metadata"]
@@ -300,7 +310,7 @@ class APIHandlers:
 
     async def update(self, request: web.Request, info: RequestInfo, store: GenericStore):
         res = info.resource
-        decoded = decode_object(await self._body(request), _content_type(request), res,
+        decoded = decode_object(*await self._object_body(request, res), res,
                                 field_validation=request.query.get("fieldValidation", "Warn"))
         sub = info.subresource
         if sub == "finalize":
