@@ -1,19 +1,32 @@
-"""The kubelet's event recorder: the shared recorder plus Kubernetes' kubelet
-touches — ``source.host`` and the container's ``fieldPath``."""
+"""The kubelet's event recorder: the shared recorder's Event bodies plus the
+kubelet's touches (``source.host``, the container's ``fieldPath``), written by
+a small fixed set of writers from a bounded queue — so a burst of pod starts
+(three events each) never crowds the status writes out of the connection pool.
+Events are best effort: beyond ``buffer`` pending, new ones are dropped."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections import deque
 
 from ..controllers.events import EventRecorder
 
 __all__ = ["KubeletEventRecorder"]
 
+log = logging.getLogger(__name__)
+
 
 class KubeletEventRecorder(EventRecorder):
-    def __init__(self, client, *, node_name: str):
+    def __init__(self, client, *, node_name: str, writers: int = 2, buffer: int = 2000):
         super().__init__(client, "kubelet", host=node_name)
         self.node_name = node_name
+        self._queue: deque[dict] = deque()
+        self._buffer = buffer
+        self._writers = writers
+        self._wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def build(self, obj: dict, type_: str, reason: str, message: str) -> dict:
         obj = {"kind": "Pod", "apiVersion": "v1", **obj}
@@ -21,11 +34,42 @@ class KubeletEventRecorder(EventRecorder):
         body["source"]["host"] = self.node_name
         return body
 
+    def event(self, obj: dict, type_: str, reason: str, message: str) -> None:
+        self._submit(self.build(obj, type_, reason, message))
+
     def container_event(self, pod: dict, container: str, type_: str, reason: str, message: str,
                         *, init: bool = False) -> None:
         """An event about one container (``involvedObject.fieldPath`` names it). Never blocks."""
         body = self.build(pod, type_, reason, message)
         body["involvedObject"]["fieldPath"] = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
-        task = asyncio.get_running_loop().create_task(self._write(body))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._submit(body)
+
+    def _submit(self, body: dict) -> None:
+        if len(self._queue) >= self._buffer:
+            log.debug("dropping event %s: too many pending", body["reason"])
+            return
+        self._queue.append(body)
+        if self._wake is None:
+            self._wake = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._drain()) for _ in range(self._writers)]
+        self._wake.set()
+
+    async def _drain(self) -> None:
+        while True:
+            while self._queue:
+                await self._write(self._queue.popleft())
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def aclose(self) -> None:
+        """Write what is queued (up to 5 s), then stop the writers."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while self._queue:
+                    await asyncio.sleep(0.05)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

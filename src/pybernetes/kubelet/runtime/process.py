@@ -168,21 +168,26 @@ class ProcessRuntime:
         log_path = self._log_path(state)
         await asyncio.to_thread(self._prepare, config, cdir, state, log_path)
         task = _Task(state, cdir)
+        # The pump holds the FIFOs before the container can write (and exit) at all.
         task.pump = LogPump(stdout_fifo=os.path.join(cdir, "stdout.fifo"),
                             stderr_fifo=os.path.join(cdir, "stderr.fifo"), log_path=log_path,
                             max_size=self.log_max_size, max_files=self.log_max_files)
         try:
-            pid = await asyncio.to_thread(self._spawn, cdir)
+            pid = await asyncio.to_thread(self._spawn_and_save, cdir, state)
         except OSError:
             task.pump.close()
             raise
+        self._tasks[cid] = task
+        self._watch(task, pid)
+        return self._status(task)
+
+    def _spawn_and_save(self, cdir: str, state: TaskState) -> int:
+        pid = self._spawn(cdir)
         state.shim_pid = pid
         state.shim_start_ticks = _start_ticks(pid) or 0
         state.started_at = time.time()
-        self._tasks[cid] = task
-        self._watch(task, pid)
-        await asyncio.to_thread(save_state, cdir, state)
-        return self._status(task)
+        save_state(cdir, state, new=True)
+        return pid
 
     def _prepare(self, config: ContainerConfig, cdir: str, state: TaskState, log_path: str) -> None:
         if os.path.exists(cdir):
@@ -196,7 +201,6 @@ class ProcessRuntime:
         with open(os.path.join(cdir, "start.sh"), "w") as f:
             f.write(start_script(config, container_dir=cdir, hidden_dirs=(self.root,), as_root=self.as_root))
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        save_state(cdir, state)
 
     @staticmethod
     def _spawn(cdir: str) -> int:
@@ -230,8 +234,8 @@ class ProcessRuntime:
             task.pump.close()
             task.pump = None
         task.exited.set()
-        with contextlib.suppress(OSError):
-            save_state(task.dir, task.state)
+        # Off the loop: replacing the state file costs an ext4 data flush.
+        loop.run_in_executor(None, _save_quietly, task.dir, task.state)
         if self.on_exit is not None:
             self.on_exit(task.state.pod_uid)
 
@@ -408,6 +412,11 @@ class ProcessRuntime:
             if task.pump is not None:
                 task.pump.close()
                 task.pump = None
+
+
+def _save_quietly(directory: str, state: TaskState) -> None:
+    with contextlib.suppress(OSError):
+        save_state(directory, state)
 
 
 def _rmtree(path: str) -> None:
