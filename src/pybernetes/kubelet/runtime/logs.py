@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-__all__ = ["LogPump", "LogOptions", "read_log", "follow_log", "format_timestamp", "parse_line"]
+__all__ = ["LogPump", "open_fifo", "LogOptions", "read_log", "follow_log", "format_timestamp", "parse_line"]
 
 MAX_LINE = 16 * 1024
 _READ_CHUNK = 64 * 1024
@@ -39,6 +39,11 @@ def _parse_timestamp(ts: bytes) -> float:
     return secs + (float(b"0." + frac) if frac else 0.0)
 
 
+def open_fifo(path: str) -> int:
+    """Open a FIFO for the pump: read-write so it never reports end-of-file."""
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
 class LogPump:
     """Copies a container's stdout/stderr FIFOs into its CRI log file.
 
@@ -48,7 +53,7 @@ class LogPump:
     """
 
     def __init__(self, *, stdout_fifo: str, stderr_fifo: str, log_path: str,
-                 max_size: int = 10 * 1024 * 1024, max_files: int = 5):
+                 max_size: int = 10 * 1024 * 1024, max_files: int = 5, fds: tuple[int, int] | None = None):
         self.log_path = log_path
         self.max_size = max_size
         self.max_files = max_files
@@ -56,8 +61,8 @@ class LogPump:
         self._out = open(log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the pump
         self._size = self._out.tell()
         self._fds: dict[int, tuple[bytes, bytearray]] = {}
-        for stream, path in ((b"stdout", stdout_fifo), (b"stderr", stderr_fifo)):
-            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        for i, (stream, path) in enumerate(((b"stdout", stdout_fifo), (b"stderr", stderr_fifo))):
+            fd = fds[i] if fds is not None else open_fifo(path)
             self._fds[fd] = (stream, bytearray())
             self._loop.add_reader(fd, self._readable, fd)
         self.closed = False

@@ -36,7 +36,7 @@ from .interface import (
     SandboxConfig,
 )
 from .launcher import exec_argv, shim_script, start_script
-from .logs import LogPump
+from .logs import LogPump, open_fifo
 from .state import TaskState, load_state, save_state
 
 __all__ = ["ProcessRuntime", "host_ip"]
@@ -166,20 +166,29 @@ class ProcessRuntime:
         for old in [t for t in self._tasks.values() if t.dir == cdir]:
             await self.remove_container(old.state.id)
         log_path = self._log_path(state)
-        await asyncio.to_thread(self._prepare, config, cdir, state, log_path)
+        pid, fds = await asyncio.to_thread(self._prepare_and_spawn, config, cdir, state, log_path)
         task = _Task(state, cdir)
-        # The pump holds the FIFOs before the container can write (and exit) at all.
         task.pump = LogPump(stdout_fifo=os.path.join(cdir, "stdout.fifo"),
                             stderr_fifo=os.path.join(cdir, "stderr.fifo"), log_path=log_path,
-                            max_size=self.log_max_size, max_files=self.log_max_files)
-        try:
-            pid = await asyncio.to_thread(self._spawn_and_save, cdir, state)
-        except OSError:
-            task.pump.close()
-            raise
+                            max_size=self.log_max_size, max_files=self.log_max_files, fds=fds)
         self._tasks[cid] = task
         self._watch(task, pid)
         return self._status(task)
+
+    def _prepare_and_spawn(self, config: ContainerConfig, cdir: str, state: TaskState,
+                           log_path: str) -> tuple[int, tuple[int, int]]:
+        """One worker-thread hop per start: lay out the directory, open the
+        FIFOs for the log pump (before the container can write, or exit),
+        spawn the shim, save the state."""
+        self._prepare(config, cdir, state, log_path)
+        fds = (open_fifo(os.path.join(cdir, "stdout.fifo")), open_fifo(os.path.join(cdir, "stderr.fifo")))
+        try:
+            pid = self._spawn_and_save(cdir, state)
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return pid, fds
 
     def _spawn_and_save(self, cdir: str, state: TaskState) -> int:
         pid = self._spawn(cdir)
