@@ -134,6 +134,9 @@ class Kubelet:
         await self.service_informer.wait_for_sync(timeout=10)
         if self.config.pod_manifest_path:
             source = StaticPodSource(self.config.pod_manifest_path, node_name=self.config.node_name)
+            # Static pods are known before orphans are judged, so a restarted kubelet adopts them too.
+            with contextlib.suppress(errors.APIError, errors.ConnectionFailed, OSError):
+                await self._sync_static_pods(await asyncio.to_thread(source.scan))
             self._tasks.append(asyncio.get_running_loop().create_task(
                 self._static_pod_loop(source), name="kubelet-static-pods"))
         self._cleanup_orphans()
