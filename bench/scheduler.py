@@ -249,6 +249,40 @@ async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
         await client.close()
 
 
+def algorithm_only(args) -> None:
+    """Decisions/s of the filter+score+assume path alone (no API), with a cProfile top list."""
+    import cProfile
+    import pstats
+
+    from pybernetes.scheduler.algorithm import Algorithm
+    from pybernetes.scheduler.cache import SchedulerCache
+    from pybernetes.scheduler.pod_info import PodInfo
+    from pybernetes.scheduler.profile import DEFAULT_PROFILE, Handle, build_plugins
+
+    cache = SchedulerCache(vector=not args.no_numpy)
+    for i in range(args.nodes):
+        n = node_body(f"hollow-node-{i}")
+        n["status"] = node_body("x")["status"]
+        cache.add_node(n)
+    alg = Algorithm(cache, build_plugins(DEFAULT_PROFILE, Handle(cache)),
+                    percentage=args.percentage_of_nodes_to_score)
+    pods = [pod_body(f"pod-{i}") for i in range(args.initial_pods + args.pods)]
+
+    def run(batch):
+        for p in batch:
+            pi = PodInfo(p)
+            cache.assume_pod(pi, alg.schedule(pi).node)
+
+    run(pods[:args.initial_pods])
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.runcall(run, pods[args.initial_pods:])
+    dt = time.perf_counter() - t0
+    print(f"algorithm only, N={args.nodes}: {args.pods / dt:.0f} decisions/s "
+          f"({1e6 * dt / args.pods:.0f} us each, under cProfile)")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, default=500)
@@ -259,7 +293,12 @@ def main() -> None:
     ap.add_argument("--percentage-of-nodes-to-score", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--profile", default=None, help="write a cProfile of the scheduler process here")
+    ap.add_argument("--algorithm-only", action="store_true", help="time decisions in-process, no API")
+    ap.add_argument("--no-numpy", action="store_true", help="with --algorithm-only: per-node plugin hooks only")
     args = ap.parse_args()
+    if args.algorithm_only:
+        algorithm_only(args)
+        return
     with tempfile.TemporaryDirectory(prefix="pyb-sched-bench-") as d:
         api, url = start_apiserver(d)
         kubeconfig = os.path.join(d, "kubeconfig")
@@ -273,8 +312,6 @@ def main() -> None:
             r = asyncio.run(bench(url, kubeconfig, d, args))
         finally:
             stop(api)
-            if args.profile is None:
-                pass
         print(f"SchedulingBasic N={r['nodes']} M={r['measured_pods']}: {r['pods_per_s']:.0f} pods/s "
               f"(creates {r['creates_per_s']:.0f}/s), create->bound p50 {r['p50_ms']:.0f} ms, "
               f"p99 {r['p99_ms']:.0f} ms; {r['bound']}/{r['measured_pods']} bound on {r['nodes_used']} nodes "
