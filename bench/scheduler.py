@@ -169,13 +169,13 @@ def start_apiserver(data_dir: str) -> tuple[subprocess.Popen, str]:
 
 
 def start_scheduler(kubeconfig: str, data_dir: str, profile: str | None,
-                    percentage: int) -> subprocess.Popen:
+                    percentage: int, extra: list[str]) -> subprocess.Popen:
     log = open(os.path.join(data_dir, "scheduler.log"), "wb")  # noqa: SIM115 - owned by the child
     prefix = [sys.executable]
     if profile:
         prefix += ["-m", "cProfile", "-o", profile]
     cmd = [*prefix, "-m", "pybernetes.cli.main", "scheduler", "--kubeconfig", kubeconfig,
-           "--leader-elect=false", "--percentage-of-nodes-to-score", str(percentage)]
+           "--leader-elect=false", "--percentage-of-nodes-to-score", str(percentage), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
 
 
@@ -189,12 +189,22 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process (Linux /proc), 0 if unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(int(len(values) * q), len(values) - 1)]
 
 
-async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
+async def bench(url: str, kubeconfig: str, data_dir: str, args, api_pid: int) -> dict:
     client = Client.from_url(url)
     names = [f"hollow-node-{i}" for i in range(args.nodes)]
     kubelets = HollowKubelets(client, names, args.heartbeat_period)
@@ -202,7 +212,8 @@ async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
     await kubelets.register(args.concurrency)
     print(f"registered {args.nodes} nodes in {time.perf_counter() - t0:.1f}s", flush=True)
     hb = asyncio.create_task(kubelets.heartbeat())
-    sched = start_scheduler(kubeconfig, data_dir, args.profile, args.percentage_of_nodes_to_score)
+    sched = start_scheduler(kubeconfig, data_dir, args.profile, args.percentage_of_nodes_to_score,
+                            args.scheduler_arg)
     watcher = BoundWatcher(client)
     rv = (await client.pods(NS).list(limit=1))["metadata"]["resourceVersion"]
     wt = asyncio.create_task(watcher.run(rv))
@@ -224,6 +235,8 @@ async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
             created_at[name] = time.perf_counter()
             await client.pods(NS).create(pod_body(name))
 
+        pids = {"apiserver": api_pid, "scheduler": sched.pid, "bench": os.getpid()}
+        cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
         t_start = time.perf_counter()
         await bounded(len(measured), args.concurrency, create)
         t_created = time.perf_counter()
@@ -231,6 +244,7 @@ async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
         bound = [n for n in measured if n in watcher.bound_at]
         t_end = max(watcher.bound_at[n] for n in bound)
         lat = [watcher.bound_at[n] - created_at[n] for n in bound]
+        cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in pids.items()}
         return {
             "nodes": args.nodes, "measured_pods": len(measured), "bound": len(bound), "complete": ok,
             "pods_per_s": len(bound) / (t_end - t_start),
@@ -239,6 +253,7 @@ async def bench(url: str, kubeconfig: str, data_dir: str, args) -> dict:
             "nodes_used": len(watcher.nodes_used),
             "max_pods_per_node": max(watcher.nodes_used.values()),
             "lease_renewals": kubelets.renewals,
+            "cpu": {k: v / (t_end - t_start) for k, v in cpu.items()},  # cores used while measuring
         }
     finally:
         # SIGINT lets cProfile write its file
@@ -293,6 +308,8 @@ def main() -> None:
     ap.add_argument("--percentage-of-nodes-to-score", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--profile", default=None, help="write a cProfile of the scheduler process here")
+    ap.add_argument("--scheduler-arg", action="append", default=[],
+                    help="extra `pyb scheduler` flag, e.g. --scheduler-arg=--events=false")
     ap.add_argument("--algorithm-only", action="store_true", help="time decisions in-process, no API")
     ap.add_argument("--no-numpy", action="store_true", help="with --algorithm-only: per-node plugin hooks only")
     args = ap.parse_args()
@@ -309,13 +326,14 @@ def main() -> None:
                     "contexts:\n- name: local\n  context:\n    cluster: local\n    user: admin\n"
                     "current-context: local\n")
         try:
-            r = asyncio.run(bench(url, kubeconfig, d, args))
+            r = asyncio.run(bench(url, kubeconfig, d, args, api.pid))
         finally:
             stop(api)
         print(f"SchedulingBasic N={r['nodes']} M={r['measured_pods']}: {r['pods_per_s']:.0f} pods/s "
               f"(creates {r['creates_per_s']:.0f}/s), create->bound p50 {r['p50_ms']:.0f} ms, "
               f"p99 {r['p99_ms']:.0f} ms; {r['bound']}/{r['measured_pods']} bound on {r['nodes_used']} nodes "
               f"(max {r['max_pods_per_node']}/node); {r['lease_renewals']} lease renewals")
+        print("cores busy while measuring: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items()))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ def add_scheduler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--leader-elect-resource-name", default="kube-scheduler")
     p.add_argument("--pod-initial-backoff-seconds", type=float, default=1.0)
     p.add_argument("--pod-max-backoff-seconds", type=float, default=10.0)
+    p.add_argument("--events", type=_bool, nargs="?", const=True, default=True,
+                   help="write Scheduled/FailedScheduling Events (best effort, one at a time)")
     p.add_argument("--bind-concurrency", type=int, default=64, help="bindings in flight at once")
 
 
@@ -47,7 +49,7 @@ def config_from_args(args: argparse.Namespace):
         lease_name=args.leader_elect_resource_name, lease_duration=args.leader_elect_lease_duration,
         renew_deadline=args.leader_elect_renew_deadline, retry_period=args.leader_elect_retry_period,
         initial_backoff=args.pod_initial_backoff_seconds, max_backoff=args.pod_max_backoff_seconds,
-        bind_concurrency=args.bind_concurrency)
+        bind_concurrency=args.bind_concurrency, events=args.events)
 
 
 def run_scheduler_command(args: argparse.Namespace) -> int:
