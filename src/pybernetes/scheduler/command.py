@@ -20,11 +20,18 @@ def _bool(v: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean value {v!r}")
 
 
+def _percentage(v: str) -> int:
+    n = int(v)
+    if not 0 <= n <= 100:
+        raise argparse.ArgumentTypeError("percentage-of-nodes-to-score must be in the range [0, 100]")
+    return n
+
+
 def add_scheduler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", default=None)
     p.add_argument("--scheduler-name", default="default-scheduler",
                    help="schedule pods whose spec.schedulerName is this")
-    p.add_argument("--percentage-of-nodes-to-score", type=int, default=0,
+    p.add_argument("--percentage-of-nodes-to-score", type=_percentage, default=0,
                    help="percent of nodes to find feasible before scoring; 0 = adaptive (50%% - 1%% per 125 nodes, min 5%%)")
     # --leader-elect, --leader-elect=false, --leader-elect false
     p.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=True)

@@ -35,7 +35,7 @@ __all__ = ["Scheduler", "SchedulerConfig", "InformerListers", "LeadershipLost"]
 
 log = logging.getLogger("pybernetes.scheduler")
 Obj = dict[str, Any]
-_NS_INDEX = "scheduler-namespace"
+_NS_INDEX = "namespace"  # the informer's built-in index
 
 
 class LeadershipLost(Exception):
@@ -63,10 +63,6 @@ class SchedulerConfig:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _ns_of(obj: Obj) -> list[str]:
-    return [(obj.get("metadata") or {}).get("namespace") or ""]
 
 
 def _terminal(pod: Obj) -> bool:
@@ -120,9 +116,7 @@ class Scheduler:
         self.informers["pods"] = Informer(c.pods(None))
         self.informers["nodes"] = Informer(c.nodes())
         for kind in ("services", "replicationcontrollers"):
-            inf = Informer(c.resource("", "v1", kind, None))
-            inf.add_indexer(_NS_INDEX, _ns_of)
-            self.informers[kind] = inf
+            self.informers[kind] = Informer(c.resource("", "v1", kind, None))
         self.informers["pods"].add_event_handler(on_add=self.on_pod_add, on_update=self.on_pod_update,
                                                  on_delete=self.on_pod_delete)
         self.informers["nodes"].add_event_handler(on_add=self.on_node_add, on_update=self.on_node_update,

@@ -276,3 +276,23 @@ async def test_pods_of_other_schedulers_and_bound_pods_are_left_alone(apiserver,
         assert await cluster.node_of("mine") == cluster.n("n")
         got = await cluster.client.pods(cluster.ns).get("other")
         assert not got["spec"].get("nodeName")
+
+
+async def test_pods_of_a_service_spread_across_nodes(apiserver, cluster):
+    # without spreading, "big" would win every time (its least-allocated score barely moves)
+    await cluster.add_node("big", cpu="64")
+    await cluster.add_node("s1", cpu="2")
+    await cluster.add_node("s2", cpu="2")
+    await cluster.client.services(cluster.ns).create({
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    async with running_scheduler(apiserver.kubeconfig):
+        placed = []
+        for i in range(3):
+            p = pod(f"web-{i}", cpu="100m")
+            p["metadata"]["labels"] = {"app": "web"}
+            await cluster.create(p)
+            placed.append(await cluster.node_of(f"web-{i}"))
+        assert sorted(placed) == sorted(cluster.n(x) for x in ("big", "s1", "s2"))
+        await cluster.create(pod("loner", cpu="100m"))
+        assert await cluster.node_of("loner") == cluster.n("big")

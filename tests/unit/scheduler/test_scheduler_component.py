@@ -119,3 +119,32 @@ async def test_other_schedulers_pods_and_bound_pods():
     await add_pod(client, sched, make_pod("bound", cpu="1", node_name="n1"))
     assert len(sched.queue) == 0
     assert sched.cache.nodes["n1"].requested.milli_cpu == 1000
+
+
+async def test_event_writer_is_serial_and_drops_when_full():
+    from pybernetes.scheduler.events import SerialEventRecorder
+
+    client = FakeClient()
+    rec = SerialEventRecorder(client, "default-scheduler", buffer=2)
+    pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "default", "uid": "u"}}
+    for i in range(5):
+        rec.event(pod, "Normal", "Scheduled", f"m{i}")  # no await: the writer has not run yet
+    assert rec.dropped == 3
+    await rec.flush()
+    msgs = [e["message"] for e in (await client.events("default").list())["items"]]
+    assert sorted(msgs) == ["m0", "m1"]
+    await rec.aclose()
+
+
+def test_percentage_flag_is_validated():
+    import argparse
+
+    from pybernetes.scheduler.command import add_scheduler_args, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_scheduler_args(p)
+    cfg = config_from_args(p.parse_args(["--percentage-of-nodes-to-score", "30", "--leader-elect=false"]))
+    assert cfg.percentage_of_nodes_to_score == 30 and cfg.leader_elect is False
+    assert config_from_args(p.parse_args([])).leader_elect is True
+    with pytest.raises(SystemExit):
+        p.parse_args(["--percentage-of-nodes-to-score", "101"])
