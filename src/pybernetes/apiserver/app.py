@@ -33,6 +33,9 @@ class APIServerConfig:
     registry: RegistryConfig = RegistryConfig()
     authenticator: Authenticator | None = None
     authorizer: Authorizer = AllowAll()
+    # ``pods/log``: async (pod, request) -> StreamResponse, e.g. kubelet_proxy.KubeletLogProxy
+    # (closed with the app when it has ``close()``). None answers 503 until kubelets serve logs.
+    log_proxy: object | None = None
 
 
 def _json(obj, status=200, content_type="application/json") -> web.Response:
@@ -92,7 +95,7 @@ async def ensure_system_namespaces(handlers: APIHandlers) -> None:
 def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1,
                           middlewares=[_errors_middleware, _auth_middleware(config)])
-    handlers = APIHandlers(build_stores(storage, config.registry))
+    handlers = APIHandlers(build_stores(storage, config.registry), log_proxy=config.log_proxy)
     app[STORAGE_KEY] = storage
     app[HANDLERS_KEY] = handlers
 
@@ -177,5 +180,11 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
         # Build the OpenAPI documents off the loop now, so kubectl's first call is fast.
         app[WARMUP_KEY] = asyncio.create_task(asyncio.to_thread(openapi.openapi_v3_index_document))
 
+    async def on_cleanup(app: web.Application) -> None:
+        close = getattr(handlers.log_proxy, "close", None)
+        if close is not None:
+            await close()
+
     app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
     return app

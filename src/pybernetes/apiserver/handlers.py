@@ -21,6 +21,7 @@ from ..api import labels as label_selectors
 from ..api.resources import ResourceInfo
 from . import apply, errors, protobuf, tables
 from .decoding import MAX_BODY_BYTES, decode_object, parse_body
+from .kubelet_proxy import log_container
 from .registry.pods import bind
 from .request_info import RequestInfo, parse_path
 from .store import DeleteOptions, GenericStore, ListOptions, encode, now_rfc3339, with_rv
@@ -142,7 +143,7 @@ class _FieldFilter:
 class APIHandlers:
     def __init__(self, stores: dict[tuple[str, str], GenericStore], *, log_proxy=None):
         self.stores = stores
-        # Async callable(pod, request, query) -> StreamResponse, set once kubelets serve logs.
+        # ``pods/log``: async callable (pod, request) -> StreamResponse (kubelet_proxy.KubeletLogProxy).
         self.log_proxy = log_proxy
 
     # ----------------------------------------------------------------- dispatch
@@ -478,9 +479,15 @@ class APIHandlers:
         return _json(_to_scale(await store.guaranteed_update(info.namespace, info.name, mutate)))
 
     async def pod_log(self, request: web.Request, info: RequestInfo, store: GenericStore):
+        """``pods/log``: checked here as Kubernetes' LogLocation does (the pod
+        exists, the container is one of its own, integer options parse), then
+        streamed by ``log_proxy`` from the pod's kubelet; 503 while none is set."""
         if request.method != "GET":
             raise errors.method_not_allowed()
         pod = await store.get(info.namespace, info.name)
+        for name in ("tailLines", "limitBytes", "sinceSeconds"):
+            _int_param(request.query, name)
+        log_container(pod, request.query.get("container"))
         if self.log_proxy is None:
             raise errors.service_unavailable("no kubelet serves logs yet: pods/log is not available")
         return await self.log_proxy(pod, request)
