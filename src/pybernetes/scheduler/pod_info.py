@@ -8,7 +8,6 @@ quantities or selectors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any
 
 import orjson
@@ -36,6 +35,24 @@ def host_ports(spec: Mapping) -> tuple[tuple[str, str, int], ...]:
                 if hp > 0:
                     out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(hp)))
     return tuple(out)
+
+
+class cached_property:  # noqa: N801 - a drop-in for functools' (which takes a lock per read in 3.11)
+    """Compute on first access, then store in the instance dict (later reads skip the descriptor)."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner, name) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 class PodInfo:
