@@ -357,11 +357,15 @@ def test_replace_edit_patch_label_annotate_scale(kubectl: Kubectl, api, tmp_path
     assert api.get(rc_path)["spec"]["replicas"] == 1
     err = kubectl.fails("scale", "rc", "web", "--replicas=3", "--current-replicas=2")
     assert "Expected replicas to be 2, was 1" in err
+    scaler = [m for m in api.get(rc_path)["metadata"]["managedFields"] if m.get("subresource") == "scale"]
+    assert len(scaler) == 1 and scaler[0]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
     scale = api.get(rc_path + "/scale")
     assert scale["kind"] == "Scale" and scale["spec"] == {"replicas": 1} and scale["status"]["selector"] == "app=web"
 
     managers = {m["manager"] for m in api.get(rc_path)["metadata"]["managedFields"]}
-    assert {"kubectl-create", "kubectl-edit", "kubectl-label", "kubectl-annotate"} <= managers, managers
+    # kubectl-edit and kubectl-patch lost every field they set to later writers, so they are gone.
+    assert {"kubectl-create", "kubectl-label", "kubectl-annotate"} <= managers, managers
+    assert "kubectl-edit" not in managers and "kubectl-patch" not in managers
 
 
 # --------------------------------------------------------------- delete and wait

@@ -476,7 +476,10 @@ class APIHandlers:
                                      causes([err]), "autoscaling")
             obj.setdefault("spec", {})["replicas"] = replicas
             return obj
-        return _json(_to_scale(await store.guaranteed_update(info.namespace, info.name, mutate)))
+        options = "PatchOptions" if m == "PATCH" else "UpdateOptions"
+        return _json(_to_scale(await store.guaranteed_update(
+            info.namespace, info.name, mutate, dry_run=self._dry_run(request),
+            after_prepare=_tracker(request, info.resource, "scale", options_kind=options))))
 
     async def pod_log(self, request: web.Request, info: RequestInfo, store: GenericStore):
         """``pods/log``: checked here as Kubernetes' LogLocation does (the pod
