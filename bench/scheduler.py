@@ -120,8 +120,8 @@ class HollowKubelets:
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                elif delay < -self.period:
-                    next_at = time.monotonic()  # fell a whole period behind: no catch-up burst
+                elif delay < -1.0:
+                    next_at = time.monotonic()  # fell behind: no catch-up burst
 
         shares = [self.names[k::workers] for k in range(workers) if self.names[k::workers]]
         await asyncio.gather(*(pacer(share) for share in shares))
