@@ -297,6 +297,17 @@ def test_error_bodies_are_kubernetes_bytes(api_client, ns):
     assert v1.list_namespaced_config_map(ns, field_selector="metadata.name=x").items == []
 
     with pytest.raises(ApiException) as e:
+        v1.create_namespaced_config_map(ns, {"metadata": {"name": "fm"}}, field_manager="m" * 129)
+    assert e.value.status == 422
+    assert e.value.body == ('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+                            '"message":"CreateOptions.meta.k8s.io \\"\\" is invalid: fieldManager: Too long: may not '
+                            'be more than 128 bytes","reason":"Invalid","details":{"group":"meta.k8s.io",'
+                            '"kind":"CreateOptions","causes":[{"reason":"FieldValueTooLong","message":"Too long: '
+                            'may not be more than 128 bytes","field":"fieldManager"}]},"code":422}')
+    assert v1.create_namespaced_config_map(ns, {"metadata": {"name": "fm"}, "data": {"a": "b"}},
+                                           field_manager="mine").metadata.managed_fields[0].manager == "mine"
+
+    with pytest.raises(ApiException) as e:
         v1.read_namespaced_pod_log("missing", ns)
     assert e.value.status == 404
 

@@ -32,6 +32,8 @@ __all__ = ["APIHandlers"]
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
+_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+                "application/strategic-merge-patch+json")
 
 
 def _json(obj, status: int = 200, warnings: list[str] | None = None) -> web.Response:
@@ -344,14 +346,17 @@ class APIHandlers:
         q = request.query
         if ct == "application/apply-patch+yaml":
             from . import apply as ssa
-            manager = q.get("fieldManager")
-            if not manager:
+            if not q.get("fieldManager"):
                 raise errors.bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
+            manager = _field_manager(request, "PatchOptions")
             return await ssa.handle_apply(store, info, body, manager=manager, force=_truthy(q.get("force")),
                                           field_validation=q.get("fieldValidation", "Strict"),
                                           dry_run=dry_run)
-        if ct not in ("application/json-patch+json", "application/merge-patch+json",
-                      "application/strategic-merge-patch+json"):
+        if q.get("force") is not None and ct in _PATCH_TYPES:
+            err = field_errors.forbidden("force", "may not be specified for non-apply patch")
+            raise errors.invalid("PatchOptions", "", field_errors.invalid_message(
+                "PatchOptions", "", [err], "meta.k8s.io"), field_errors.causes([err]), "meta.k8s.io")
+        if ct not in _PATCH_TYPES:
             raise errors.APIError(415, "UnsupportedMediaType",
                                   "the body of the request was in an unknown format - accepted media types "
                                   "include: application/json-patch+json, application/merge-patch+json, "
