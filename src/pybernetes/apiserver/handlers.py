@@ -2,7 +2,15 @@
 
 `APIHandlers.handle` takes any resource path (see request_info.py), picks the
 resource's store, and runs list/watch/get/create/update/patch/delete/
-deletecollection and the subresources (status, scale, binding, finalize, log).
+deletecollection and the subresources (status, scale, binding, eviction,
+finalize, log).
+
+Around the store it does what Kubernetes' REST handlers do: decode the body
+(JSON, YAML, or kubectl's protobuf via protobuf.py; no Content-Type means
+JSON), record ``metadata.managedFields`` for every create/update/patch under
+the request's field manager (``fieldManager``, else the user agent's product
+name), hand ``application/apply-patch+yaml`` to server-side apply (apply.py),
+and answer Tables when the client asks for them (tables.py).
 """
 
 from __future__ import annotations
