@@ -333,6 +333,7 @@ def main() -> None:
                     help="extra `pyb scheduler` flag, e.g. --scheduler-arg=--events=false")
     ap.add_argument("--backlog", action="store_true",
                     help="create the measured pods while the scheduler is paused, then time it draining them")
+    ap.add_argument("--keep-logs", default=None, help="copy the scheduler and apiserver logs to this directory")
     ap.add_argument("--algorithm-only", action="store_true", help="time decisions in-process, no API")
     ap.add_argument("--no-numpy", action="store_true", help="with --algorithm-only: per-node plugin hooks only")
     args = ap.parse_args()
@@ -352,6 +353,13 @@ def main() -> None:
             r = asyncio.run(bench(url, kubeconfig, d, args, api.pid))
         finally:
             stop(api)
+            if args.keep_logs:
+                import shutil
+
+                os.makedirs(args.keep_logs, exist_ok=True)
+                for f in ("scheduler.log", "apiserver.log"):
+                    if os.path.exists(os.path.join(d, f)):
+                        shutil.copy(os.path.join(d, f), args.keep_logs)
         mode = " (backlog: latency = time since resume)" if args.backlog else ""
         print(f"SchedulingBasic{mode} N={r['nodes']} M={r['measured_pods']}: {r['pods_per_s']:.0f} pods/s "
               f"(creates {r['creates_per_s']:.0f}/s), create->bound p50 {r['p50_ms']:.0f} ms, "
