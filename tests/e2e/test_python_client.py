@@ -435,3 +435,30 @@ spec:
     assert events == [("ADDED", "d1")]
     cms.delete(name="d1", namespace=ns)
     assert [i.metadata.name for i in cms.get(namespace=ns).items if i.metadata.name == "d1"] == []
+
+
+def test_apply_patch_status_codes_and_conflict_body(api, ns):
+    """Server-side apply on the wire: 201 creating, 200 updating, 409 with causes on conflict."""
+    path = f"/api/v1/namespaces/{ns}/configmaps/ssa"
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"k": "1"}}
+    apply_type = "application/apply-patch+yaml"
+    status, body = api.request("PATCH", path + "?fieldManager=first", cfg, content_type=apply_type)
+    assert status == 201 and body["data"] == {"k": "1"}
+    assert [(m["manager"], m["operation"]) for m in body["metadata"]["managedFields"]] == [("first", "Apply")]
+    status, body = api.request("PATCH", path + "?fieldManager=first", {**cfg, "data": {"k": "1", "j": "2"}},
+                               content_type=apply_type)
+    assert status == 200 and body["data"] == {"k": "1", "j": "2"}
+    status, body = api.request("PATCH", path + "?fieldManager=second", {**cfg, "data": {"k": "9"}},
+                               content_type=apply_type)
+    assert status == 409
+    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": 'Apply failed with 1 conflict: conflict with "first": .data.k',
+                    "reason": "Conflict", "details": {"causes": [
+                        {"reason": "FieldManagerConflict", "message": 'conflict with "first"', "field": ".data.k"}]},
+                    "code": 409}
+    status, body = api.request("PATCH", path + "?fieldManager=second&force=true", {**cfg, "data": {"k": "9"}},
+                               content_type=apply_type)
+    assert status == 200 and body["data"] == {"k": "9", "j": "2"}
+    status, body = api.request("PATCH", path, cfg, content_type=apply_type)
+    assert status == 400 and body["message"] == \
+        "PATCH, application/apply-patch+yaml requires fieldManager to be set"
