@@ -405,11 +405,11 @@ class DockerRuntime:
         spec = self._spec(pod, config.name)
         record = await self._run(self._start_blocking, config, spec, pod, sb.id)
         self._containers[record.id] = record
-        if record.state == "running":
-            self._follow(record)
-        else:
+        if record.state != "running":
             record.exited.set()
-            self._announce(record)
+        # Also when it already exited (a fast one): its output is still to be fetched, and the
+        # end of that stream announces the exit.
+        self._follow(record)
         return self._status(record)
 
     def _start_blocking(self, config: ContainerConfig, spec: Mapping | None, pod: Mapping | None,
