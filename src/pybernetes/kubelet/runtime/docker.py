@@ -280,6 +280,8 @@ class DockerRuntime:
         try:
             return self.client.api.create_container(**kwargs)["Id"]
         except docker.errors.APIError as e:
+            if "conflicting options" in str(e) and "hostname" in kwargs:
+                return self._create_named({k: v for k, v in kwargs.items() if k != "hostname"})
             if e.status_code not in (409, 500) or "already in use" not in str(e):
                 raise
         with contextlib.suppress(docker.errors.NotFound):
@@ -426,6 +428,10 @@ class DockerRuntime:
         kwargs = create_kwargs(config, spec=spec, pod=pod, sandbox_id=sandbox_id, root=self.root,
                                termination_file=term_file)
         kwargs["host_config"] = self.client.api.create_host_config(**kwargs["host_config"])
+        if not ((pod or {}).get("spec") or {}).get("hostNetwork"):
+            # The pod's hostname in every container: Podman takes it with a joined network
+            # namespace; Docker refuses the pair but then shares the infra container's.
+            kwargs["hostname"] = ((((pod or {}).get("spec") or {}).get("hostname")) or config.pod_name)[:63]
         try:
             cid = self._create_named(kwargs)
         except docker.errors.APIError as e:
