@@ -1,0 +1,256 @@
+"""TCP: a listener per (address, port) and a byte pipe per accepted connection.
+
+Forwarding uses asyncio Protocols and transports directly (no StreamReader
+copies, no per-chunk coroutine switches): each side's ``data_received``
+writes into the other side's transport, and transport flow control
+(``pause_writing``/``resume_writing``) pauses reading on the opposite side,
+so a slow receiver never makes the proxy buffer more than the transport's
+high-water mark. Half-close is passed through (EOF from one side becomes
+``write_eof`` on the other); the pipe closes when both directions ended or
+either side closed.
+
+Dialling (kube-proxy's userspace ``TryConnectEndpoints``): one attempt per
+entry of ``dial_timeouts``, each on the balancer's next endpoint, the
+affinity pin reset after a failure; so a dead endpoint is skipped as long as
+another one answers. No endpoint (or all attempts failed): the client's
+connection is reset at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from collections.abc import Callable
+
+from .balancer import NoEndpoints, RoundRobin
+
+__all__ = ["TCPListener", "Target", "ConnectionSet"]
+
+log = logging.getLogger(__name__)
+
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+_HIGH_WATER = 256 * 1024
+
+
+class Target:
+    """What a listener forwards to: a service port's name and balancer.
+    Mutable on purpose: the proxy retargets a listener instead of reopening it."""
+
+    __slots__ = ("name", "balancer")
+
+    def __init__(self, name: str, balancer: RoundRobin):
+        self.name = name
+        self.balancer = balancer
+
+
+class ConnectionSet:
+    """The pipes alive in one proxy, so a clean stop can close them."""
+
+    def __init__(self) -> None:
+        self.pipes: set[_Pipe] = set()
+
+    def __len__(self) -> int:
+        return len(self.pipes)
+
+    def abort_all(self) -> None:
+        for pipe in list(self.pipes):
+            pipe.abort()
+
+
+def _reset(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError:
+            pass
+    transport.abort()
+
+
+class _Pipe:
+    """Both halves of one proxied connection."""
+
+    __slots__ = ("client", "upstream", "client_eof", "upstream_eof", "conns", "closed")
+
+    def __init__(self, conns: ConnectionSet):
+        self.client: asyncio.Transport | None = None
+        self.upstream: asyncio.Transport | None = None
+        self.client_eof = False
+        self.upstream_eof = False
+        self.conns = conns
+        self.closed = False
+        conns.pipes.add(self)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.conns.pipes.discard(self)
+        for t in (self.client, self.upstream):
+            if t is not None and not t.is_closing():
+                t.close()  # flushes what is buffered, then closes
+
+    def abort(self) -> None:
+        self.closed = True
+        self.conns.pipes.discard(self)
+        for t in (self.client, self.upstream):
+            if t is not None:
+                t.abort()
+
+
+class _UpstreamSide(asyncio.Protocol):
+    __slots__ = ("pipe",)
+
+    def __init__(self, pipe: _Pipe):
+        self.pipe = pipe
+
+    def data_received(self, data: bytes) -> None:
+        self.pipe.client.write(data)  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool:
+        pipe = self.pipe
+        pipe.upstream_eof = True
+        client = pipe.client
+        if pipe.client_eof or client is None or not client.can_write_eof():
+            pipe.close()
+            return False
+        client.write_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pipe.close()
+
+    def pause_writing(self) -> None:
+        if self.pipe.client is not None:
+            self.pipe.client.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.pipe.client is not None and not self.pipe.client.is_closing():
+            self.pipe.client.resume_reading()
+
+
+class _ClientSide(asyncio.Protocol):
+    """An accepted connection: dial an endpoint, then pipe bytes both ways."""
+
+    def __init__(self, listener: TCPListener):
+        self.listener = listener
+        self.pipe = _Pipe(listener.conns)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.pipe.client = transport
+        transport.set_write_buffer_limits(high=_HIGH_WATER)
+        target = self.listener.target
+        if not target.balancer:
+            # Fast path for "no endpoints": no task, reset right away.
+            self.listener.refused += 1
+            self.pipe.closed = True
+            self.pipe.conns.pipes.discard(self.pipe)
+            _reset(transport)
+            return
+        transport.pause_reading()  # nothing is read until an endpoint answers
+        asyncio.get_running_loop().create_task(self._dial(target))
+
+    async def _dial(self, target: Target) -> None:
+        transport = self.transport
+        assert transport is not None
+        peer = transport.get_extra_info("peername")
+        client_ip = peer[0] if peer else None
+        loop = asyncio.get_running_loop()
+        for attempt, timeout in enumerate(self.listener.dial_timeouts):
+            if transport.is_closing():
+                self.pipe.close()
+                return
+            try:
+                host, port = target.balancer.next(client_ip, reset_affinity=attempt > 0)
+            except NoEndpoints:
+                break
+            try:
+                async with asyncio.timeout(timeout):
+                    up, _ = await loop.create_connection(lambda: _UpstreamSide(self.pipe), host, port)
+            except (OSError, TimeoutError) as e:
+                self.listener.dial_failures += 1
+                log.info("%s: dial %s:%s failed (%s), trying the next endpoint", target.name, host, port,
+                         e or "timeout")
+                continue
+            up.set_write_buffer_limits(high=_HIGH_WATER)  # type: ignore[attr-defined]
+            self.pipe.upstream = up  # type: ignore[assignment]
+            if self.pipe.closed or transport.is_closing():
+                self.pipe.closed = False
+                self.pipe.close()
+                return
+            if self.pipe.client_eof:
+                up.write_eof()  # type: ignore[attr-defined]
+            transport.resume_reading()
+            return
+        self.listener.refused += 1
+        log.info("%s: no endpoint reachable; resetting the client connection", target.name)
+        self.pipe.closed = True
+        self.pipe.conns.pipes.discard(self.pipe)
+        _reset(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.pipe.upstream.write(data)  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool:
+        pipe = self.pipe
+        pipe.client_eof = True
+        up = pipe.upstream
+        if up is None:
+            return True  # still dialling: the EOF is passed on once connected
+        if pipe.upstream_eof or not up.can_write_eof():
+            pipe.close()
+            return False
+        up.write_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pipe.close()
+
+    def pause_writing(self) -> None:
+        if self.pipe.upstream is not None:
+            self.pipe.upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        up = self.pipe.upstream
+        if up is not None and not up.is_closing():
+            up.resume_reading()
+
+
+class TCPListener:
+    """Accepts on ``host:port`` and forwards each connection to ``target``.
+
+    ``close()`` stops accepting; connections already established keep going
+    (they end when either side closes, or on the proxy's ``abort_all``)."""
+
+    protocol = "TCP"
+
+    def __init__(self, *, host: str, port: int, target: Target, dial_timeouts: tuple[float, ...],
+                 conns: ConnectionSet, backlog: int = 1024):
+        self.host = host
+        self.port = port
+        self.target = target
+        self.dial_timeouts = dial_timeouts
+        self.conns = conns
+        self.backlog = backlog
+        self.server: asyncio.Server | None = None
+        self.refused = 0
+        self.dial_failures = 0
+
+    def __repr__(self) -> str:
+        return f"<TCPListener {self.host}:{self.port} -> {self.target.name}>"
+
+    async def start(self) -> None:
+        """Bind and listen (raises OSError: address not local, in use, no permission)."""
+        factory: Callable[[], asyncio.Protocol] = lambda: _ClientSide(self)  # noqa: E731
+        self.server = await asyncio.get_running_loop().create_server(
+            factory, host=self.host, port=self.port, reuse_address=True, backlog=self.backlog)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()  # established connections are not touched (3.11 semantics)
+            self.server = None
