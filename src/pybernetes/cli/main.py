@@ -105,6 +105,12 @@ def _cmd_kubelet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_proxy(args: argparse.Namespace) -> int:
+    from ..proxy.command import run_proxy_command
+
+    return run_proxy_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyb", description="pybernetes: a small Kubernetes in Python")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -123,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ..kubelet.run import add_kubelet_args
     add_kubelet_args(p)
     p.set_defaults(func=_cmd_kubelet)
+    p = sub.add_parser("proxy", help="run the service proxy (clusterIP and nodePort listeners)")
+    from ..proxy.command import add_proxy_args
+    add_proxy_args(p)
+    p.set_defaults(func=_cmd_proxy)
     p = sub.add_parser("up", help="start a local cluster")
     _apiserver_args(p)
     p.set_defaults(func=_cmd_apiserver)
