@@ -41,7 +41,7 @@ class APIServerProcess:
         port = str(self.port or 0)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pybernetes.cli.main", "apiserver", "--data-dir", str(self.data_dir),
+            [sys.executable, "-m", "pybernetes.cli.main", "apiserver", "--insecure-http", "--data-dir", str(self.data_dir),
              "--address", "127.0.0.1", "--port", port, *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
         log.close()

@@ -7,8 +7,12 @@ import asyncio
 import logging
 import os
 import sys
+import time
 
-__all__ = ["main"]
+from .kubecfg import add_kubecfg_commands
+from .up import add_down_args, add_up_args, cmd_down, cmd_up
+
+__all__ = ["main", "build_parser"]
 
 
 def _apiserver_args(p: argparse.ArgumentParser) -> None:
@@ -21,21 +25,71 @@ def _apiserver_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compaction-interval", type=float, default=300.0, help="seconds")
     p.add_argument("--compaction-keep-revisions", type=int, default=1000,
                    help="revisions of history kept for watches to resume from")
+    sec = p.add_argument_group("security (default: HTTPS with a CA and tokens generated in --data-dir)")
+    sec.add_argument("--tls-cert-file", default=None, help="serving certificate (PEM)")
+    sec.add_argument("--tls-private-key-file", default=None, help="its private key (PEM)")
+    sec.add_argument("--token-auth-file", default=None,
+                     help="bearer tokens, CSV lines token,user,uid[,\"group1,group2\"]")
+    sec.add_argument("--kubelet-client-token-file", default=None,
+                     help="token the apiserver presents to kubelets (pods/log)")
+    sec.add_argument("--kubelet-certificate-authority", default=None, help="CA that signed kubelet certificates")
+    sec.add_argument("--insecure-http", action="store_true",
+                     help="serve plain HTTP, unauthenticated unless --token-auth-file (tests only)")
 
 
 def _cmd_apiserver(args: argparse.Namespace) -> int:
     from ..apiserver.app import APIServerConfig
+    from ..apiserver.auth import load_token_file
     from ..apiserver.registry import RegistryConfig
     from ..apiserver.server import ServeOptions, run_apiserver
+    from ..pki import CertPair, server_ssl_context
+    from .cluster_dir import ClusterDir
 
     lo, _, hi = args.service_node_port_range.partition("-")
-    config = APIServerConfig(registry=RegistryConfig(
-        service_cluster_ip_range=args.service_cluster_ip_range,
-        service_node_port_range=(int(lo), int(hi or lo))))
+    d = ClusterDir.at(args.data_dir)
+    ssl_context = authenticator = None
+    kubelet_token = kubelet_ca = None
+    generated = False
+    if args.tls_cert_file or args.tls_private_key_file:
+        if not (args.tls_cert_file and args.tls_private_key_file):
+            raise SystemExit("pyb apiserver: --tls-cert-file and --tls-private-key-file go together")
+        if args.insecure_http:
+            raise SystemExit("pyb apiserver: --insecure-http contradicts --tls-cert-file")
+        ssl_context = server_ssl_context(CertPair(args.tls_cert_file, args.tls_private_key_file))
+    elif not args.insecure_http:
+        # Secure by default: the data dir's CA, serving certificate and tokens.
+        d.prepare(extra_hosts=(args.address,))
+        ssl_context = server_ssl_context(CertPair(d.pki_dir / "apiserver.crt", d.pki_dir / "apiserver.key"))
+        generated = True
+    if args.token_auth_file:
+        authenticator = load_token_file(args.token_auth_file)
+    elif not args.insecure_http:
+        if not generated:
+            d.prepare(extra_hosts=(args.address,))
+        authenticator = d.authenticator()
+    else:
+        print("pyb apiserver: WARNING: plain HTTP without authentication (--insecure-http): for tests only",
+              file=sys.stderr, flush=True)
+    if args.kubelet_client_token_file:
+        with open(args.kubelet_client_token_file) as f:
+            kubelet_token = f.read().strip()
+    elif generated:
+        kubelet_token = d.kubelet_client_token()
+    kubelet_ca = args.kubelet_certificate_authority or (str(d.ca.cert) if generated else None)
+    config = APIServerConfig(
+        registry=RegistryConfig(service_cluster_ip_range=args.service_cluster_ip_range,
+                                service_node_port_range=(int(lo), int(hi or lo))),
+        authenticator=authenticator)
     opts = ServeOptions(data_dir=args.data_dir, address=args.address, port=args.port,
                         storage=args.storage, compaction_interval=args.compaction_interval,
-                        compaction_keep=args.compaction_keep_revisions, config=config)
-    asyncio.run(run_apiserver(opts))
+                        compaction_keep=args.compaction_keep_revisions, config=config,
+                        ssl_context=ssl_context, kubelet_token=kubelet_token, kubelet_ca_file=kubelet_ca)
+
+    def started(server) -> None:
+        if generated:  # kubeconfigs for the admin and each component, now that the port is known
+            d.write_kubeconfigs(server=server.url)
+            print(f"admin kubeconfig: {d.kubeconfig}", file=sys.stderr, flush=True)
+    asyncio.run(run_apiserver(opts, on_started=started))
     return 0
 
 
@@ -133,20 +187,40 @@ def build_parser() -> argparse.ArgumentParser:
     from ..proxy.command import add_proxy_args
     add_proxy_args(p)
     p.set_defaults(func=_cmd_proxy)
-    p = sub.add_parser("up", help="start a local cluster")
-    _apiserver_args(p)
-    p.set_defaults(func=_cmd_apiserver)
+    p = sub.add_parser("up", help="start a local cluster (all components, one process)")
+    add_up_args(p)
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop the cluster `pyb up --detach` started")
+    add_down_args(p)
+    p.set_defaults(func=cmd_down)
+    add_kubecfg_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    started_at = time.monotonic()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `pyb run IMAGE N NAME [flags] -- COMMAND ...`: everything after `--` is the command.
+    command_args: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, command_args = argv[:i], argv[i + 1:]
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args.command_args = command_args
+    args.started_at = started_at
+    if command_args and args.command != "run":
+        build_parser().error("only `pyb run` takes a command after --")
+    level = logging.DEBUG if args.verbose else (logging.INFO if args.command not in _QUIET else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
+
+
+# Commands whose own output is the interface: component logs only with -v.
+_QUIET = frozenset({"up", "down", "list", "get", "create", "update", "delete", "run", "resize", "stop", "rm",
+                    "rollingupdate", "logs"})
 
 
 if __name__ == "__main__":
