@@ -213,8 +213,21 @@ def _broken(pod: dict) -> str | None:
     return None
 
 
+def _unschedulable(pod: dict) -> str:
+    for c in (pod.get("status") or {}).get("conditions") or ():
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            return c.get("message") or c.get("reason") or "unschedulable"
+    return ""
+
+
 def _images_of(spec: dict) -> list[str]:
     return [c.get("image") for c in (spec or {}).get("containers") or ()]
+
+
+def _runs(spec: dict) -> list[tuple]:
+    """What a pod runs, to tell pods of the old template from the new one."""
+    return [(c.get("name"), c.get("image"), tuple(c.get("command") or ()), tuple(c.get("args") or ()))
+            for c in (spec or {}).get("containers") or ()]
 
 
 # -- the verbs ------------------------------------------------------------------------------
@@ -365,12 +378,17 @@ class Verbs:
             for c in new_template["spec"]["containers"]:
                 c["image"] = args.image
         new_images = _images_of(new_template["spec"])
+        new_runs = _runs(new_template["spec"])
         if new_template != old_template:
             rc["spec"]["template"] = new_template
             rc = await self._rc().update(rc)
         old = sorted((p for p in await self._pods_of(rc)
-                      if _images_of(p.get("spec")) != new_images and not p["metadata"].get("deletionTimestamp")),
+                      if _runs(p.get("spec")) != new_runs and not p["metadata"].get("deletionTimestamp")),
                      key=lambda p: p["metadata"]["name"])
+        if not old and not args.image:
+            # No change asked for: restart every pod on the current template, one at a time.
+            old = sorted((p for p in await self._pods_of(rc) if not p["metadata"].get("deletionTimestamp")),
+                         key=lambda p: p["metadata"]["name"])
         total = len(old)
         if total == 0:
             self._say(f"replicationcontrollers/{args.name}: every pod already runs {','.join(new_images)}")
@@ -387,12 +405,13 @@ class Verbs:
                 while True:
                     pods = await self._pods_of(rc)
                     fresh = [q for q in pods if q["metadata"]["uid"] not in before
-                             and _images_of(q.get("spec")) == new_images]
+                             and _runs(q.get("spec")) == new_runs]
                     if any(_ready(q) for q in fresh):
                         break
                     failure = next((b for b in map(_broken, fresh) if b), None)
                     if failure is None and loop.time() > deadline:
-                        failure = f"no new pod became Ready within {args.timeout:.0f}s"
+                        why = _unschedulable(fresh[0]) if fresh else ""
+                        failure = f"no new pod became Ready within {args.timeout:.0f}s" + (f" ({why})" if why else "")
                     if failure:
                         break
                     state = pod_status(fresh[0]) if fresh else "waiting for the replacement"

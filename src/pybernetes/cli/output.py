@@ -109,7 +109,7 @@ def pod_status(pod: dict) -> str:
     for cs in status.get("containerStatuses") or ():
         state = cs.get("state") or {}
         reason = (state.get("waiting") or {}).get("reason") or (state.get("terminated") or {}).get("reason")
-        if reason and reason != "Completed" or (reason == "Completed" and phase != "Succeeded"):
+        if reason and not (reason == "Completed" and phase == "Succeeded"):
             return reason
     return phase
 

@@ -307,10 +307,13 @@ async def stop_containers(root: str, runtime: str, *, grace: float = 5.0) -> int
 
 # -- the command ---------------------------------------------------------------------
 def add_up_args(p) -> None:
-    p.add_argument("--data-dir", default=os.path.expanduser("~/.pybernetes"),
-                   help="where state, certificates and the kubeconfig live (default ~/.pybernetes)")
-    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=6443, help="apiserver port; 0 picks a free one")
+    env = os.environ.get
+    p.add_argument("--data-dir", default=os.path.expanduser(env("PYB_DATA_DIR") or "~/.pybernetes"),
+                   help="where state, certificates and the kubeconfig live ($PYB_DATA_DIR, else ~/.pybernetes)")
+    p.add_argument("--address", default=env("PYB_ADDRESS") or "127.0.0.1",
+                   help="address to listen on ($PYB_ADDRESS, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(env("PYB_PORT") or 6443),
+                   help="apiserver port ($PYB_PORT, else 6443); 0 picks a free one")
     p.add_argument("--node-name", default=socket.gethostname().lower())
     p.add_argument("--runtime", default="auto", choices=["auto", "process", "docker"],
                    help="container runtime: docker when an engine answers, else process (auto)")
@@ -321,7 +324,7 @@ def add_up_args(p) -> None:
 
 
 def add_down_args(p) -> None:
-    p.add_argument("--data-dir", default=os.path.expanduser("~/.pybernetes"))
+    p.add_argument("--data-dir", default=os.path.expanduser(os.environ.get("PYB_DATA_DIR") or "~/.pybernetes"))
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait before giving up")
 
 
@@ -468,9 +471,9 @@ def _explain_start_error(e: BaseException, opts: UpOptions) -> str:
 def _detach(args, d: ClusterDir, opts: UpOptions) -> int:
     """Start `pyb up` in a new session, logging to DIR/pyb.log; return once it is up."""
     d.root.mkdir(parents=True, exist_ok=True)
-    pid = _read_pid(d)
-    if pid and _is_pyb(pid):
-        print(f"pyb up: a cluster is already running from {d.root} (pid {pid}); "
+    pid = _running_pid(d)
+    if pid is not None:
+        print(f"pyb up: a cluster is already running from {d.root}" + (f" (pid {pid})" if pid > 0 else "") + "; "
               f"stop it with: pyb down --data-dir {d.root}", file=sys.stderr)
         return 1
     argv = [sys.executable, "-m", "pybernetes.cli.main", "up", "--data-dir", str(d.root),
@@ -514,16 +517,35 @@ def _is_pyb(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"pybernetes" in cmdline or b"pyb" in cmdline.split(b"\0")[0]
+    return any(arg == b"pyb" or arg.endswith(b"/pyb") or b"pybernetes" in arg for arg in cmdline.split(b"\0"))
+
+
+def _running_pid(d: ClusterDir) -> int | None:
+    """The pid of the `pyb up` holding ``d`` (-1 if one does but its pid is
+    unknown), None when nothing runs there."""
+    try:
+        f = open(d.root / "pyb.lock", "a+")  # noqa: SIM115
+    except OSError:
+        return None
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(d)
+            return pid if pid and _is_pyb(pid) else -1
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return None
 
 
 def cmd_down(args) -> int:
     d = ClusterDir.at(args.data_dir)
-    pid = _read_pid(d)
-    if not pid or not _is_pyb(pid):
+    pid = _running_pid(d)
+    if pid is None:
         print(f"pyb down: no cluster is running from {d.root}", file=sys.stderr)
-        with contextlib.suppress(OSError):
-            d.pid_file.unlink()
+        return 1
+    if pid == -1:
+        print(f"pyb down: a cluster holds {d.root} but is still starting or left no pid file; "
+              "try again in a moment", file=sys.stderr)
         return 1
     os.kill(pid, signal.SIGTERM)
     with Progress(f"stopping pybernetes (pid {pid})", stream=sys.stderr) as p:
