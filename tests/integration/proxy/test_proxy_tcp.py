@@ -233,3 +233,29 @@ async def test_clean_stop_removes_service_ips(client, namespace, proxy_apiserver
     finally:
         await p.stop()
     assert f"inet {ip}/32" not in lo_addresses()
+
+
+async def test_without_loopback_management_node_ports_still_answer(client, namespace, proxy_apiserver, caplog):
+    """What a proxy that is not root does: no address added to lo, a clear
+    warning, the cluster IP listener retried, the NodePort serving."""
+    from pybernetes.proxy import ServiceProxy
+
+    from .conftest import proxy_config
+
+    svc, backends = await _service_with_backends(client, namespace, "noroot", ["a"], type_="NodePort")
+    ip, node_port = svc["spec"]["clusterIP"], svc["spec"]["ports"][0]["nodePort"]
+    p = ServiceProxy(client, proxy_config(proxy_apiserver, namespace, manage_loopback=False))
+    caplog.set_level("INFO", logger="pybernetes.proxy")
+    await p.start()
+    try:
+        assert await wait_for(lambda: http_get("127.0.0.1", node_port)) == "a"
+        assert f"inet {ip}/32" not in lo_addresses()
+        assert ("TCP", ip, svc["spec"]["ports"][0]["port"]) not in p.listeners
+        text = caplog.text
+        assert "not running as root" in text and "clusterIP:port answers on this node only where" in text
+        assert await wait_for(lambda: "Cannot assign requested address" in caplog.text or
+                              "cannot assign requested address" in caplog.text.lower())
+    finally:
+        await p.stop()
+        for b in backends:
+            await b.stop()
