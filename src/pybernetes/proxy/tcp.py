@@ -22,6 +22,7 @@ import asyncio
 import logging
 import socket
 import struct
+import sys
 from collections.abc import Callable
 
 from .balancer import NoEndpoints, RoundRobin
@@ -33,6 +34,23 @@ log = logging.getLogger(__name__)
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 _HIGH_WATER = 256 * 1024
 _READ_SIZE = 256 * 1024
+# 3.11's selector transport copies what it cannot send at once into its own
+# bytearray, so a read buffer may be reused right after write(); later
+# versions may keep a view instead.
+_WRITE_COPIES = sys.version_info < (3, 12)
+# Read buffers outlive connections: a fresh 256 KiB bytearray per side per
+# connection (an mmap/munmap pair each) halves the new-connection rate.
+_POOL: list[memoryview] = []
+_POOL_MAX = 32
+
+
+def _take_buffer() -> memoryview:
+    return _POOL.pop() if _POOL else memoryview(bytearray(_READ_SIZE))
+
+
+def _give_buffer(buf: memoryview | None) -> None:
+    if buf is not None and _WRITE_COPIES and len(_POOL) < _POOL_MAX:
+        _POOL.append(buf)
 
 
 class Target:
@@ -103,9 +121,9 @@ class _Pipe:
 
 class _Reader:
     """Reads into one reused buffer (``BufferedProtocol``): no new bytes object,
-    hence no large malloc/free (mmap/munmap for 256 KiB) per read. After
-    writing a slice of it to the peer, the buffer is replaced if the peer
-    kept any of it queued (newer Pythons may queue a view, not a copy)."""
+    hence no large malloc/free (mmap/munmap for 256 KiB) per read. Where the
+    transport might keep a view of what it could not send, the buffer is
+    replaced after such a write."""
 
     __slots__ = ()
 
@@ -114,7 +132,7 @@ class _Reader:
 
     def _forward(self, out: asyncio.Transport, nbytes: int) -> None:
         out.write(self.buf[:nbytes])  # type: ignore[attr-defined]
-        if out.get_write_buffer_size():
+        if not _WRITE_COPIES and out.get_write_buffer_size():
             self.buf = memoryview(bytearray(_READ_SIZE))  # type: ignore[attr-defined]
 
 
@@ -123,7 +141,7 @@ class _UpstreamSide(_Reader, asyncio.BufferedProtocol):
 
     def __init__(self, pipe: _Pipe):
         self.pipe = pipe
-        self.buf = memoryview(bytearray(_READ_SIZE))
+        self.buf = _take_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
         self._forward(self.pipe.client, nbytes)  # type: ignore[arg-type]
@@ -140,6 +158,8 @@ class _UpstreamSide(_Reader, asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pipe.close()
+        _give_buffer(self.buf)
+        self.buf = None  # type: ignore[assignment]
 
     def pause_writing(self) -> None:
         if self.pipe.client is not None:
@@ -159,7 +179,7 @@ class _ClientSide(_Reader, asyncio.BufferedProtocol):
         self.listener = listener
         self.pipe = _Pipe(listener.conns)
         self.transport: asyncio.Transport | None = None
-        self.buf = memoryview(bytearray(_READ_SIZE))
+        self.buf = _take_buffer()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -232,6 +252,8 @@ class _ClientSide(_Reader, asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pipe.close()
+        _give_buffer(self.buf)
+        self.buf = None  # type: ignore[assignment]
 
     def pause_writing(self) -> None:
         if self.pipe.upstream is not None:
