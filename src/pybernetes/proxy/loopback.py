@@ -84,7 +84,7 @@ class LoopbackAddresses:
                 self.owned.add(ip)
                 log.info("added service IP %s to lo", ip)
                 return True
-            if "File exists" in out or "exists" in out:
+            if "File exists" in out or "already assigned" in out:
                 # Already there. Ours if it carries our label (an earlier run's).
                 labels = await self.present()
                 if labels.get(ip) == self.label:
