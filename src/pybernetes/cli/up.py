@@ -72,11 +72,12 @@ def choose_runtime(requested: str) -> tuple[str, str]:
         return "process", "asked for"
     try:
         from ..kubelet.runtime.docker import find_endpoint
-    except ImportError as e:
+
+        endpoint = find_endpoint(timeout=1.0)
+    except ImportError as e:  # the runtime, or the docker SDK it needs, is not installed
         if requested == "docker":
             raise SystemExit(f"pyb up: the docker runtime is unavailable: {e}") from e
-        return "process", "no docker runtime in this build"
-    endpoint = find_endpoint(timeout=1.0)
+        return "process", f"docker runtime unavailable ({e})"
     if endpoint is None:
         if requested == "docker":
             raise SystemExit("pyb up: --runtime docker, but no Docker-compatible engine answers "
