@@ -68,7 +68,9 @@ async def _errors_middleware(request: web.Request, handler):
 def _auth_middleware(config: APIServerConfig):
     @web.middleware
     async def middleware(request: web.Request, handler):
-        if config.authenticator is not None and request.path not in ANONYMOUS_PATHS:
+        # Health checks answer anonymous requests; credentials, when sent, must be valid.
+        anonymous_ok = request.path in ANONYMOUS_PATHS and "Authorization" not in request.headers
+        if config.authenticator is not None and not anonymous_ok:
             user = config.authenticator.authenticate(request)
             if user is None:
                 return _error_response(errors.unauthorized())

@@ -66,6 +66,7 @@ def test_requests_without_valid_credentials_get_401(up):
     # Only the health checks answer anonymously (Kubernetes' anonymous auth limited to them).
     for path in ("/healthz", "/livez", "/readyz"):
         assert _get(up.url + path, ctx) == (200, b"ok")
+        assert _get(up.url + path, ctx, "not-a-token")[0] == 401  # sent credentials must be valid
     assert _get(up.url + "/version", ctx)[0] == 401
     assert _get(up.url + "/api", ctx)[0] == 401
     assert _get(up.url + "/api/v1/namespaces/default/pods", ctx, _token(up.kubeconfig))[0] == 200
