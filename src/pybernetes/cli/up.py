@@ -378,8 +378,11 @@ def banner(cluster: LocalCluster, *, elapsed: float, ready_in: float, style: Sty
              f"everything in {elapsed:.1f}s)",
              f"  API         {cluster.url}",
              f"  kubeconfig  {kc}"]
-    for name, status in cluster.summary():
-        lines.append(f"  {name:<11} {status if status == 'running' else style.dim(status)}")
+    summary = cluster.summary()
+    width = max(len("kubeconfig"), *(len(n) for n, _ in summary))
+    lines[1:] = [f"  {'API':<{width}}  {cluster.url}", f"  {'kubeconfig':<{width}}  {kc}"]
+    for name, status in summary:
+        lines.append(f"  {name:<{width}}  {status if status == 'running' else style.dim(status)}")
     lines += ["",
               "Try this:",
               f"  pyb run{kc_flag} python 1 web -p 8181:80 -- python3 -m http.server 80; sleep 3; curl 127.0.0.1:8181",
@@ -422,7 +425,7 @@ async def _run_foreground(opts: UpOptions, d: ClusterDir, *, t0: float, style: S
             print("\npyb up: second interrupt, exiting now", file=sys.stderr, flush=True)
             os._exit(130)
         stop.set()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal went away
         loop.add_signal_handler(sig, on_signal)
 
     progress = Progress("starting pybernetes", stream=sys.stderr)
