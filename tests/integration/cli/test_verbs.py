@@ -138,3 +138,11 @@ def test_rollingupdate_aborts_cleanly_when_a_new_pod_fails(up, tmp_path):
     names = {p["metadata"]["name"] for p in _pods(up, "name=shaky") if p["status"].get("phase") == "Running"
              and p["spec"]["containers"][0]["command"] == ["sleep", "3600"]}
     assert len(names & old) == 1
+
+
+def test_logs_follow_until_the_container_ends(up):
+    assert up.pyb("run", "busybox", "1", "talker", "--", "sh", "-c", "echo one; sleep 1; echo two; sleep 2").code == 0
+    [pod] = _running(up, "name=talker", 1)
+    r = up.pyb("logs", "-f", pod["metadata"]["name"], timeout=60)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[:2] == ["one", "two"]
