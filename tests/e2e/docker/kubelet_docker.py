@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -62,9 +63,18 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await kubelet.start()
-        print(f"kubelet listening on https://{config.address}:{kubelet.port}", flush=True)
-        await stop.wait()
+        # A signal during start (an apiserver that never answers) ends it too.
+        starting = asyncio.ensure_future(kubelet.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            print(f"kubelet listening on https://{config.address}:{kubelet.port}", flush=True)
+            await stopping
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
     finally:
         await kubelet.stop()
         await client.close()

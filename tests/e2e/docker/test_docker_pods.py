@@ -293,3 +293,20 @@ async def test_image_pull_failure_surfaces_with_the_engines_message(client, kube
     # The engine's own words reach the pod (no registry is reachable from here).
     assert "registry.invalid" in w["message"]
     assert (await get(client, "nopull"))["status"]["phase"] == "Pending"
+
+
+async def test_stopped_infra_container_is_restarted_with_the_pods_containers(client, kubelet):
+    await client.pods("default").create(pod("sandboxed", [sh("main", "exec sleep 1000")]))
+    p = await wait_for(lambda: phase_is(client, "sandboxed", "Running"), timeout=60, what="Running")
+    uid = p["metadata"]["uid"]
+    podman("stop", "-t", "0", f"k8s_POD_sandboxed_default_{uid}_0")
+
+    async def recreated():
+        p = await get(client, "sandboxed")
+        s = cstatus(p)
+        return s["restartCount"] == 1 and "running" in s["state"] and p
+
+    p = await wait_for(recreated, timeout=60, what="the container restarted into the restarted sandbox")
+    assert podman("inspect", "--format", "{{.State.Running}}", f"k8s_POD_sandboxed_default_{uid}_0").strip() == "true"
+    ip = podman("inspect", "--format", "{{.NetworkSettings.IPAddress}}", f"k8s_POD_sandboxed_default_{uid}_0").strip()
+    assert p["status"]["podIP"] == ip

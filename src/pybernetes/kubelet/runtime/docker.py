@@ -202,6 +202,8 @@ class DockerRuntime:
         self._logs_root = os.path.join(self.root, "logs")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._reconciler: asyncio.Task | None = None
+        self.reconcile_interval = 10.0
         os.makedirs(self._containers_root, exist_ok=True)
         os.makedirs(self._logs_root, exist_ok=True)
 
@@ -240,6 +242,13 @@ class DockerRuntime:
             return self._sandbox_dir(config.uid)
         pod = self._pod(config.uid)
         self._sandboxes[config.uid] = await self._run(self._create_sandbox, config, pod, sb)
+        if sb is not None:
+            # The infra container had stopped: its network namespace is new, so containers still
+            # running in the old one are stopped and restarted by the kubelet into the new one
+            # (Kubernetes: "Pod sandbox changed, it will be killed and re-created").
+            log.info("pod %s: sandbox restarted; stopping its containers", config.uid)
+            stale = [c for c in self._containers.values() if c.pod_uid == config.uid and c.state == "running"]
+            await asyncio.gather(*(self.stop_container(c.id, grace_period=2) for c in stale))
         return self._sandbox_dir(config.uid)
 
     def _create_sandbox(self, config: SandboxConfig, pod: Mapping | None, old: _Sandbox | None) -> _Sandbox:
@@ -653,7 +662,39 @@ class DockerRuntime:
             # Exited ones too: lines written while nobody followed reach the file.
             self._follow(rec)
             log.info("adopted container %s/%s (%s) %s", rec.pod_name, rec.name, rec.id[:12], rec.state)
+        if self._reconciler is None:
+            self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_loop(),
+                                                                      name="docker-runtime-reconcile")
         return self.list_containers()
+
+    async def _reconcile_loop(self) -> None:
+        """Every ``reconcile_interval``: one list call to catch what no log
+        stream told (an infra container that stopped, a container removed
+        behind the kubelet's back); the pod's worker is woken for it."""
+        while not self._closed:
+            await asyncio.sleep(self.reconcile_interval)
+            try:
+                found = await self._run(self.client.api.containers, all=True,
+                                        filters={"label": f"{LABEL_ROOT}={self._label}"})
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the engine may be restarting; try next round
+                log.warning("docker runtime: listing containers: %s", e)
+                continue
+            state = {c["Id"]: str(c.get("State", "")).lower() for c in found}
+            for sb in list(self._sandboxes.values()):
+                running = state.get(sb.id) == "running"
+                if sb.running and not running:
+                    log.warning("pod %s: infra container %s is %s", sb.uid, sb.id[:12], state.get(sb.id, "gone"))
+                    sb.running = False
+                    if self.on_exit is not None:
+                        self.on_exit(sb.uid)
+            for rec in list(self._containers.values()):
+                if rec.state != "running" or self._containers.get(rec.id) is not rec:
+                    continue
+                # A live log stream reports its container's exit itself (after the last line).
+                if rec.id not in state or (state[rec.id] != "running" and rec.pump is None):
+                    await self._check_exit(rec)
 
     def _scan(self) -> tuple[list[_Sandbox], list[_Container]]:
         import docker.errors
@@ -694,6 +735,10 @@ class DockerRuntime:
     async def close(self) -> None:
         """Stop following logs (containers keep running) and release the pool."""
         self._closed = True
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
         for rec in self._containers.values():
             if rec.pump is not None:
                 rec.pump.close()
