@@ -104,6 +104,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--endpoint", default=None, help="Docker API endpoint (default: a podman service started here)")
     ap.add_argument("--keep-logs", action="store_true")
+    ap.add_argument("--kubelet-log-level", default="INFO")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pyb-bench-docker-"))
     service = None
@@ -129,7 +130,7 @@ async def main() -> None:
             "contexts": [{"name": "b", "context": {"cluster": "b", "user": "u"}}]}))
         kubelet, _ = start(["--kubeconfig", str(kubeconfig), "--node-name", "bench-node", "--root-dir", str(root),
                             "--port", "0", "--token", "bench", "--max-pods", str(args.pods + 10),
-                            "--docker-endpoint", endpoint], "kubelet", module="tests.e2e.docker.kubelet_docker",
+                            "--docker-endpoint", endpoint, "--log-level", args.kubelet_log_level], "kubelet", module="tests.e2e.docker.kubelet_docker",
                            log=tmp / "kubelet.log")
         procs.append(kubelet)
         client = Client.from_kubeconfig(str(kubeconfig))

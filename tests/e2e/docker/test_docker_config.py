@@ -98,3 +98,28 @@ def test_log_timestamps_and_resume_counts(tmp_path):
     assert last_second_counts(str(log)) == {b"stdout": (b"2026-01-02T03:04:05", 2),
                                             b"stderr": (b"2026-01-02T03:04:05", 1)}
     assert last_second_counts(str(tmp_path / "none")) == {}
+
+
+async def test_start_gate_limits_and_prefers_app_containers():
+    import asyncio
+
+    from pybernetes.kubelet.runtime.docker import _StartGate
+
+    gate = _StartGate(2)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def job(name: str, priority: int) -> None:
+        async with gate.slot(priority=priority):
+            order.append(name)
+            await release.wait()
+
+    tasks = [asyncio.create_task(job(f"sandbox-{i}", 1)) for i in range(4)]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(job("app", 0)))
+    await asyncio.sleep(0.01)
+    assert order == ["sandbox-0", "sandbox-1"] and gate.busy == 2  # the limit holds
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order[2] == "app"  # queued last, served first
+    assert gate.busy == 0

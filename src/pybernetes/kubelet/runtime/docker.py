@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import math
 import os
@@ -164,6 +165,47 @@ class _Sandbox:
     host_network: bool = False
 
 
+class _StartGate:
+    """At most ``limit`` container creations in the engine at once, starts of
+    app containers before new sandboxes. The engine (Podman here) serializes
+    creations anyway; letting 50 pods' sandboxes all queue first would make
+    every pod wait for all of them, while this way the pods that have a
+    sandbox finish first (lower median, same total)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.busy = 0
+        self._waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._seq = 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, *, priority: int):
+        if self.busy >= self.limit or self._waiters:
+            fut = asyncio.get_running_loop().create_future()
+            self._seq += 1
+            heapq.heappush(self._waiters, (priority, self._seq, fut))
+            try:
+                await fut  # the releaser counted us in
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._release()
+                raise
+        else:
+            self.busy += 1
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)  # the slot passes on: busy stays
+                return
+        self.busy -= 1
+
+
 class DockerRuntime:
     """Runtime (see interface.py) over the Docker Engine API."""
 
@@ -175,7 +217,7 @@ class DockerRuntime:
                  node_ip: str | None = None, pod_infra_image: str = PAUSE_IMAGE,
                  pod_source: Callable[[str], Mapping | None] | None = None, log_max_size: int = 10 * 1024 * 1024,
                  log_max_files: int = 5, as_root: bool | None = None, max_workers: int = 64,
-                 build_missing_images: bool = True):
+                 build_missing_images: bool = True, start_concurrency: int = 8):
         import docker
 
         self.root = os.path.abspath(root)
@@ -193,6 +235,7 @@ class DockerRuntime:
         self.client = docker.DockerClient(base_url=self.endpoint, version=API_VERSION, timeout=120,
                                           max_pool_size=max_workers * 4)
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="docker-runtime")
+        self._gate = _StartGate(start_concurrency)
         self._containers: dict[str, _Container] = {}
         self._sandboxes: dict[str, _Sandbox] = {}
         self._image_refs: dict[str, str] = {}  # image id -> reported reference
@@ -241,7 +284,10 @@ class DockerRuntime:
         if sb is not None and sb.running:
             return self._sandbox_dir(config.uid)
         pod = self._pod(config.uid)
-        self._sandboxes[config.uid] = await self._run(self._create_sandbox, config, pod, sb)
+        t0 = time.monotonic()
+        async with self._gate.slot(priority=1):
+            self._sandboxes[config.uid] = await self._run(self._create_sandbox, config, pod, sb)
+        log.debug("sandbox of %s/%s ready in %.3fs", config.namespace, config.name, time.monotonic() - t0)
         if sb is not None:
             # The infra container had stopped: its network namespace is new, so containers still
             # running in the old one are stopped and restarted by the kubelet into the new one
@@ -414,7 +460,11 @@ class DockerRuntime:
             await self.remove_container(old.id)
         pod = self._pod(config.pod_uid)
         spec = self._spec(pod, config.name)
-        record = await self._run(self._start_blocking, config, spec, pod, sb.id)
+        t0 = time.monotonic()
+        async with self._gate.slot(priority=0):
+            record = await self._run(self._start_blocking, config, spec, pod, sb.id)
+        log.debug("started %s/%s (%s) in %.3fs", config.pod_name, config.name, record.id[:12],
+                  time.monotonic() - t0)
         self._containers[record.id] = record
         if record.state != "running":
             record.exited.set()
