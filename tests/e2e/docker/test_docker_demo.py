@@ -87,3 +87,17 @@ async def test_two_containers_of_a_pod_talk_over_localhost(client, kubelet):
     assert out == "pong\npair\n"  # and the pod's hostname is its name
     p = await get(client, "pair")
     assert cstatus(p, "server")["restartCount"] == 0 and cstatus(p, "caller")["restartCount"] == 0
+
+
+async def test_host_network_pod_uses_the_nodes_address(client, kubelet):
+    port = _free_port()
+    web = sh("web", f"mkdir -p /w; echo host > /w/index.html; exec httpd -f -p 127.0.0.1:{port} -h /w")
+    await client.pods("default").create(pod("hostnet", [web], hostNetwork=True))
+    p = await wait_for(lambda: phase_is(client, "hostnet", "Running"), timeout=60, what="Running")
+    assert p["status"]["podIP"] == p["status"]["hostIP"]
+
+    async def answers():
+        out = await asyncio.to_thread(_curl, f"http://127.0.0.1:{port}/")
+        return out.stdout == "host\n\n200"
+
+    await wait_for(answers, timeout=20, what="the pod's server on the host's loopback")
