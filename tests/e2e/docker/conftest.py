@@ -117,8 +117,22 @@ def remove_containers_of(root: Path, endpoint: str) -> None:
         client.close()
 
 
+def kubelet_has_docker_runtime() -> bool:
+    """Whether `pyb kubelet` itself offers ``--runtime docker`` (else the
+    suite's launcher, kubelet_docker.py, plugs the runtime in)."""
+    import argparse
+
+    from pybernetes.kubelet.run import add_kubelet_args
+
+    p = argparse.ArgumentParser()
+    add_kubelet_args(p)
+    action = next((a for a in p._actions if "--runtime" in a.option_strings), None)
+    return bool(action and action.choices and "docker" in action.choices)
+
+
 class DockerKubeletProcess(KubeletProcess):
-    """A kubelet process on the docker runtime."""
+    """A kubelet process on the docker runtime: `pyb kubelet --runtime docker`
+    where it exists, else the suite's launcher."""
 
     def __init__(self, *, endpoint: str, **kw):
         super().__init__(**kw)
@@ -127,8 +141,10 @@ class DockerKubeletProcess(KubeletProcess):
     def start(self) -> DockerKubeletProcess:
         self.root_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
+        command = ["pybernetes.cli.main", "kubelet", "--runtime", "docker"] if kubelet_has_docker_runtime() \
+            else ["tests.e2e.docker.kubelet_docker"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.docker.kubelet_docker", "--kubeconfig", str(self.kubeconfig),
+            [sys.executable, "-m", *command, "--kubeconfig", str(self.kubeconfig),
              "--node-name", self.node_name, "--root-dir", str(self.root_dir), "--port", "0",
              "--token", KUBELET_TOKEN, "--heartbeat-interval", "2", "--docker-endpoint", self.endpoint,
              *self.extra],
