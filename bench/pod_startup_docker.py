@@ -5,8 +5,8 @@ engine's own floor for a container; a pod is two: infra + app).
 
 Starts `podman system service` on a socket in a temp dir (or uses
 ``--endpoint``), a real `pyb apiserver` and a kubelet on the docker runtime
-(tests/e2e/docker/kubelet_docker.py until `pyb kubelet --runtime docker`
-exists), all as their own processes, stopped by pid at the end, with every
+(`pyb kubelet --runtime docker`, or tests/e2e/docker/kubelet_docker.py
+where the kubelet does not offer it yet), all as their own processes, stopped by pid at the end, with every
 container they made removed. Run as root with Podman installed
 (scripts/install-podman). Target: p99 <= 3 s; Kubernetes' SLO: 5 s.
 
@@ -59,6 +59,16 @@ def pod(i: int) -> dict:
                                      "command": ["sleep", "3600"]}]}}
 
 
+def kubelet_has_docker_runtime() -> bool:
+    """Whether `pyb kubelet` itself offers ``--runtime docker``."""
+    from pybernetes.kubelet.run import add_kubelet_args
+
+    p = argparse.ArgumentParser()
+    add_kubelet_args(p)
+    action = next((a for a in p._actions if "--runtime" in a.option_strings), None)
+    return bool(action and action.choices and "docker" in action.choices)
+
+
 def start_podman_service(tmp: Path) -> tuple[subprocess.Popen, str]:
     sock = tmp / "podman.sock"
     proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
@@ -104,7 +114,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--endpoint", default=None, help="Docker API endpoint (default: a podman service started here)")
     ap.add_argument("--keep-logs", action="store_true")
-    ap.add_argument("--kubelet-log-level", default="INFO")
+    ap.add_argument("--kubelet-log-level", default="INFO", help="(the suite's launcher only)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pyb-bench-docker-"))
     service = None
@@ -128,10 +138,13 @@ async def main() -> None:
             "apiVersion": "v1", "kind": "Config", "current-context": "b",
             "clusters": [{"name": "b", "cluster": {"server": url}}], "users": [{"name": "u", "user": {}}],
             "contexts": [{"name": "b", "context": {"cluster": "b", "user": "u"}}]}))
-        kubelet, _ = start(["--kubeconfig", str(kubeconfig), "--node-name", "bench-node", "--root-dir", str(root),
-                            "--port", "0", "--token", "bench", "--max-pods", str(args.pods + 10),
-                            "--docker-endpoint", endpoint, "--log-level", args.kubelet_log_level], "kubelet", module="tests.e2e.docker.kubelet_docker",
-                           log=tmp / "kubelet.log")
+        flags = ["--kubeconfig", str(kubeconfig), "--node-name", "bench-node", "--root-dir", str(root), "--port", "0",
+                 "--token", "bench", "--max-pods", str(args.pods + 10), "--docker-endpoint", endpoint]
+        if kubelet_has_docker_runtime():
+            kubelet, _ = start(["kubelet", "--runtime", "docker", *flags], "kubelet", log=tmp / "kubelet.log")
+        else:
+            kubelet, _ = start([*flags, "--log-level", args.kubelet_log_level], "kubelet",
+                               module="tests.e2e.docker.kubelet_docker", log=tmp / "kubelet.log")
         procs.append(kubelet)
         client = Client.from_kubeconfig(str(kubeconfig))
         sent: dict[str, float] = {}
