@@ -102,10 +102,13 @@ async def podman_runs(n: int, concurrency: int, label: str, *, prefix: str) -> l
 
 
 def remove_labelled(label: str) -> None:
-    ids = subprocess.run(["podman", "ps", "-aq", "--filter", f"label={label}"], capture_output=True,
-                         text=True).stdout.split()
-    if ids:
-        subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], capture_output=True)
+    """Remove the containers with ``label``: app containers before the infra
+    containers they join (Podman refuses to remove a container others use)."""
+    for extra in (["--filter", "label=io.kubernetes.docker.type=container"], []):
+        ids = subprocess.run(["podman", "ps", "-aq", "--filter", f"label={label}", *extra], capture_output=True,
+                             text=True).stdout.split()
+        if ids:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], capture_output=True)
 
 
 async def main() -> None:
