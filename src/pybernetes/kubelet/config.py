@@ -12,6 +12,8 @@ class KubeletConfig:
     node_name: str
     root_dir: str
     runtime: str = "process"
+    docker_endpoint: str | None = None  # docker runtime: $DOCKER_HOST, else the default Docker/Podman socket
+    pod_infra_image: str = "pybernetes/pause:latest"
     max_pods: int = 110
     node_labels: dict[str, str] = field(default_factory=dict)
     register_with_taints: tuple[dict, ...] = ()

@@ -84,13 +84,21 @@ class Kubelet:
         self.root = os.path.abspath(config.root_dir)
         self.pods_dir = os.path.join(self.root, "pods")
         os.makedirs(self.pods_dir, exist_ok=True)
-        if config.runtime != "process":
-            raise ValueError(f"unknown runtime {config.runtime!r} (this kubelet has: process)")
+        if config.runtime not in ("process", "docker"):
+            raise ValueError(f"unknown runtime {config.runtime!r} (this kubelet has: process, docker)")
         # The node's address must reach the kubelet's server: a kubelet listening on one
         # address (127.0.0.1 by default) advertises that one; on all addresses, the host's.
         node_ip = config.node_ip or (config.address if config.address not in ("0.0.0.0", "::", "") else None)
-        self.runtime = ProcessRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
-                                      log_max_size=config.log_max_size, log_max_files=config.log_max_files)
+        if config.runtime == "docker":
+            from .runtime.docker import DockerRuntime
+
+            self.runtime = DockerRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
+                                         endpoint=config.docker_endpoint, pod_infra_image=config.pod_infra_image,
+                                         pod_source=self._pod_for_uid, log_max_size=config.log_max_size,
+                                         log_max_files=config.log_max_files)
+        else:
+            self.runtime = ProcessRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
+                                          log_max_size=config.log_max_size, log_max_files=config.log_max_files)
         self.node_ip = self.runtime.node_ip
         self.recorder = KubeletEventRecorder(client, node_name=config.node_name)
         self.backoff = CrashLoopBackoff(initial=config.crashloop_initial, cap=config.crashloop_cap,
@@ -213,6 +221,12 @@ class Kubelet:
     def _worker_done(self, worker: PodWorker) -> None:
         if self.workers.get(worker.uid) is worker:
             del self.workers[worker.uid]
+
+    def _pod_for_uid(self, uid: str) -> dict | None:
+        """The pod a runtime is starting containers for (the docker runtime reads resources,
+        securityContext, ports and pull policy from it)."""
+        worker = self.workers.get(uid)
+        return worker.last_pod if worker is not None else self.static_pods.get(uid)
 
     def _on_container_exit(self, uid: str) -> None:
         self._wake_pod(uid)

@@ -65,6 +65,7 @@ class PodWorker:
         self.volumes_refreshed = 0.0
         self.mount_delay = 0.0
         self.waiting: dict[str, tuple[str, str]] = {}
+        self.retry_after = 0.0  # a runtime error said when to try again (image pull back-off)
         self.terminal_phase: str | None = None
         self.started_at = time.time()
         self.done = asyncio.Event()
@@ -117,9 +118,11 @@ class PodWorker:
         meta = pod["metadata"]
         await kl.runtime.create_sandbox(SandboxConfig(uid=self.uid, namespace=meta.get("namespace") or "default",
                                                       name=meta["name"]))
-        for err in await kl.host_ports.ensure(self.uid, pod):
+        relay = [] if getattr(kl.runtime, "publishes_host_ports", False) else await kl.host_ports.ensure(self.uid, pod)
+        for err in relay:
             kl.recorder.event(pod, "Warning", "FailedToStartHostPort", err)
         self.waiting = {}
+        self.retry_after = 0.0
         wakes: list[float] = []
         if not await self._ensure_volumes(pod):
             for c in (pod["spec"].get("initContainers") or []) + pod["spec"].get("containers", []):
@@ -141,6 +144,8 @@ class PodWorker:
             await self._kill_all(pod, grace=_grace(pod))
             return None
         await self._gc_attempts()
+        if self.retry_after:
+            wakes.append(self.retry_after)
         return min(wakes) if wakes else None
 
     def _containers(self) -> dict[str, list[ContainerStatus]]:
@@ -293,14 +298,12 @@ class PodWorker:
             kl.recorder.container_event(pod, name, "Warning", "Failed", f"Error: {e}", init=init)
             return
         argv = expand_command(c, env)
-        if not argv:
+        if not argv and getattr(kl.runtime, "needs_command", True):
             msg = ("the process runtime runs a container's command and args; "
                    f"image {c.get('image')!r} has no entrypoint here")
             self.waiting[name] = ("CreateContainerError", msg)
             kl.recorder.container_event(pod, name, "Warning", "Failed", f"Error: {msg}", init=init)
             return
-        kl.recorder.container_event(pod, name, "Normal", "Pulled",
-                                    f'Container image "{c.get("image")}" already present on machine', init=init)
         config = ContainerConfig(
             pod_uid=self.uid, pod_namespace=meta.get("namespace") or "default", pod_name=meta["name"],
             name=name, attempt=attempt, image=c.get("image") or "", argv=tuple(argv),
@@ -308,9 +311,23 @@ class PodWorker:
         try:
             st = await kl.runtime.start_container(config)
         except OSError as e:
-            self.waiting[name] = ("RunContainerError", str(e))
-            kl.recorder.container_event(pod, name, "Warning", "Failed", f"Error: {e}", init=init)
+            reason = getattr(e, "reason", "") or "RunContainerError"
+            self.waiting[name] = (reason, str(e))
+            image = c.get("image")
+            if reason == "ErrImagePull":
+                kl.recorder.container_event(pod, name, "Warning", "Failed",
+                                            f'Failed to pull image "{image}": {e}', init=init)
+            elif reason == "ImagePullBackOff":
+                kl.recorder.container_event(pod, name, "Normal", "BackOff", f'Back-off pulling image "{image}"',
+                                            init=init)
+            if reason != "ImagePullBackOff":
+                detail = e if reason == "RunContainerError" else reason
+                kl.recorder.container_event(pod, name, "Warning", "Failed", f"Error: {detail}", init=init)
+            if getattr(e, "retry_after", 0):
+                self.retry_after = min(self.retry_after or e.retry_after, e.retry_after)
             return
+        kl.recorder.container_event(pod, name, "Normal", "Pulled",
+                                    f'Container image "{c.get("image")}" already present on machine', init=init)
         kl.recorder.container_event(pod, name, "Normal", "Created", f"Created container {name}", init=init)
         kl.recorder.container_event(pod, name, "Normal", "Started", f"Started container {name}", init=init)
         hook = ((c.get("lifecycle") or {}).get("postStart") or {})

@@ -21,7 +21,10 @@ def add_kubelet_args(p) -> None:
     p.add_argument("--kubeconfig", default=None, help="kubeconfig for the apiserver ($KUBECONFIG if unset)")
     p.add_argument("--node-name", default=socket.gethostname().lower())
     p.add_argument("--root-dir", default=os.path.expanduser("~/.pybernetes/kubelet"))
-    p.add_argument("--runtime", default="process", choices=["process"])
+    p.add_argument("--runtime", default="process", choices=["process", "docker"])
+    p.add_argument("--docker-endpoint", default=None, help="Docker API endpoint ($DOCKER_HOST, else default socket)")
+    p.add_argument("--pod-infra-image", default="pybernetes/pause:latest",
+                   help="the docker runtime's infra container image (scripts/build-busybox-image builds it)")
     p.add_argument("--address", default="127.0.0.1", help="address of the HTTPS (logs) server")
     p.add_argument("--port", type=int, default=10250, help="HTTPS port; 0 picks a free one")
     p.add_argument("--token", default=None, help="bearer token the HTTPS server accepts (from the apiserver)")
@@ -57,7 +60,8 @@ def config_from_args(args) -> KubeletConfig:
                          max_pods=args.max_pods, node_labels=labels, register_with_taints=taints,
                          pod_manifest_path=args.pod_manifest_path, address=args.address, port=args.port,
                          token=token, node_ip=args.node_ip, sync_frequency=args.sync_frequency,
-                         heartbeat_interval=args.heartbeat_interval)
+                         heartbeat_interval=args.heartbeat_interval, docker_endpoint=args.docker_endpoint,
+                         pod_infra_image=args.pod_infra_image)
 
 
 async def run_kubelet(config: KubeletConfig, kubeconfig: str | None) -> None:
