@@ -41,7 +41,7 @@ def pod(name: str, i: int) -> dict:
 
 
 def start_apiserver(data_dir: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "pybernetes.cli.main", "apiserver", "--data-dir", data_dir,
+    proc = subprocess.Popen([sys.executable, "-m", "pybernetes.cli.main", "apiserver", "--insecure-http", "--data-dir", data_dir,
                              "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     line = proc.stdout.readline().decode()
     if "listening on" not in line:

@@ -164,9 +164,10 @@ class BoundWatcher:
                 pass
 
 
-def start_apiserver(data_dir: str) -> tuple[subprocess.Popen, str]:
+def start_apiserver(data_dir: str, profile: str | None = None) -> tuple[subprocess.Popen, str]:
     log = open(os.path.join(data_dir, "apiserver.log"), "wb")  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen([sys.executable, "-m", "pybernetes.cli.main", "apiserver", "--data-dir", data_dir,
+    prefix = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
+    proc = subprocess.Popen([*prefix, "-m", "pybernetes.cli.main", "apiserver", "--insecure-http", "--data-dir", data_dir,
                              "--port", "0"], stdout=subprocess.PIPE, stderr=log)
     line = proc.stdout.readline().decode()
     if "listening on" not in line:
@@ -329,6 +330,7 @@ def main() -> None:
     ap.add_argument("--percentage-of-nodes-to-score", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--profile", default=None, help="write a cProfile of the scheduler process here")
+    ap.add_argument("--profile-apiserver", default=None, help="write a cProfile of the apiserver process here")
     ap.add_argument("--scheduler-arg", action="append", default=[],
                     help="extra `pyb scheduler` flag, e.g. --scheduler-arg=--events=false")
     ap.add_argument("--backlog", action="store_true",
@@ -341,7 +343,7 @@ def main() -> None:
         algorithm_only(args)
         return
     with tempfile.TemporaryDirectory(prefix="pyb-sched-bench-") as d:
-        api, url = start_apiserver(d)
+        api, url = start_apiserver(d, args.profile_apiserver)
         kubeconfig = os.path.join(d, "kubeconfig")
         with open(kubeconfig, "w") as f:
             f.write("apiVersion: v1\nkind: Config\n"

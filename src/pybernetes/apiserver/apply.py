@@ -370,14 +370,19 @@ def _index_items(node: SchemaNode, kind: str, items: list) -> dict[str, Any]:
     return out
 
 
+_MANAGED_FIELDS_PATH: Path = ("f:metadata", "f:managedFields")
+
+
 def _filtered(paths: set[Path], ignored: tuple[Path, ...]) -> set[Path]:
-    def keep(p: Path) -> bool:
-        return p not in _STRIPPED and not any(p[:len(ig)] == ig for ig in ignored) and \
-            p[:2] != ("f:metadata", "f:managedFields")
-    return {p for p in paths if keep(p)}
+    """``paths`` less those never owned and those under an ``ignored`` prefix
+    (top-level fields, see ``_ignored_prefixes``)."""
+    tops = {ig[0] for ig in ignored}
+    return {p for p in paths
+            if p[:1] and p[0] not in tops and p not in _STRIPPED and p[:2] != _MANAGED_FIELDS_PATH}
 
 
 def _ignored_prefixes(node: SchemaNode | None, subresource: str) -> tuple[Path, ...]:
+    """Top-level fields a subresource never owns (``_filtered`` relies on length 1)."""
     props = node.schema.get("properties", {}) if node is not None else {}
     if subresource == "status":
         return (("f:spec",),) if "spec" in props else ()
@@ -501,13 +506,18 @@ def _definition_for(obj: dict, definition: str) -> str:
     return api_schema.definition_for_kind(group, version, obj.get("kind") or "") or ""
 
 
-def _strip_managed(obj: dict | None) -> tuple[dict, Any]:
+def _strip_managed(obj: dict | None, *, deep: bool = True) -> tuple[dict, Any]:
+    """``obj`` without ``metadata.managedFields``, and those. ``deep=False``
+    copies only the top level and metadata: for readers that never mutate."""
     if obj is None:
         return {}, None
-    obj = copy.deepcopy(obj)
+    obj = copy.deepcopy(obj) if deep else dict(obj)
     meta = obj.get("metadata")
-    managed = meta.pop("managedFields", None) if isinstance(meta, dict) else None
-    return obj, managed
+    if not isinstance(meta, dict):
+        return obj, None
+    if not deep:
+        meta = obj["metadata"] = dict(meta)
+    return obj, meta.pop("managedFields", None)
 
 
 def _with_managed(obj: dict, managed: _ManagedFields) -> dict:
@@ -533,7 +543,7 @@ def _update_managers(managed: _ManagedFields, comparison: _Comparison, *, skip: 
 def _finish(managed: _ManagedFields, ignored: tuple[Path, ...]) -> None:
     for key in list(managed.entries):
         m = managed.entries[key]
-        m.paths = _filtered(m.paths, ignored) if ignored else _filtered(m.paths, ())
+        m.paths = _filtered(m.paths, ignored)
         if not m.paths:
             del managed.entries[key]
 
@@ -567,13 +577,15 @@ def track_update(old: dict | None, new: dict, *, manager: str, api_version: str 
     rewrite them, as kubectl does when upgrading client-side apply); a single
     empty entry (``[{}]``) clears them. Call it with the object as it will be
     stored (after defaulting) so defaults are owned by their creator, as in
-    Kubernetes. Neither argument is modified.
+    Kubernetes. Neither argument is modified; the result shares all but its
+    metadata with ``new``.
     """
     definition = _definition_for(new, definition)
     node = SchemaNode.for_definition(definition)
     api_version = api_version or new.get("apiVersion", "")
-    new_obj, provided = _strip_managed(new)
-    old_obj, stored = _strip_managed(old)
+    # Only compared and read here; the caller takes managedFields from the result.
+    new_obj, provided = _strip_managed(new, deep=False)
+    old_obj, stored = _strip_managed(old, deep=False)
     if provided == [{}]:
         return new_obj
     managed = None

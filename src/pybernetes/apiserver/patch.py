@@ -39,6 +39,7 @@ come before server-only items when no order says otherwise.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -323,12 +324,16 @@ class SchemaNode:
     ``x-kubernetes-*`` extensions win over the referenced definition's.
     """
 
-    __slots__ = ("schema", "ext", "name")
+    __slots__ = ("schema", "ext", "name", "_children", "_kind")
 
     def __init__(self, schema: dict, ext: dict, name: str):
         self.schema = schema
         self.ext = ext
         self.name = name
+        # Nodes are shared (for_definition is cached), so a child or the kind
+        # is resolved once: the managedFields walk asks for them per value.
+        self._children: dict[str | None, SchemaNode | None] = {}
+        self._kind: str | None = None
 
     @classmethod
     def of(cls, raw: dict, name: str = "") -> SchemaNode:
@@ -344,13 +349,15 @@ class SchemaNode:
 
     @classmethod
     def for_definition(cls, definition: str) -> SchemaNode | None:
-        defs = api_schema.definitions()
-        if not definition or definition not in defs:
-            return None
-        return cls.of({"$ref": f"#/$defs/{definition}"})
+        return _definition_node(definition)
 
     @property
     def kind(self) -> str:
+        if self._kind is None:
+            self._kind = self._compute_kind()
+        return self._kind
+
+    def _compute_kind(self) -> str:
         s = self.schema
         t = s.get("type")
         if isinstance(t, list):
@@ -369,6 +376,13 @@ class SchemaNode:
 
     def field(self, key: str) -> SchemaNode | None:
         """Schema of field ``key`` of a struct, or of any value of a map."""
+        try:
+            return self._children[key]
+        except KeyError:
+            child = self._children[key] = self._field(key)
+            return child
+
+    def _field(self, key: str) -> SchemaNode | None:
         props = self.schema.get("properties")
         if props is not None:
             sub = props.get(key)
@@ -379,8 +393,12 @@ class SchemaNode:
         return None
 
     def item(self) -> SchemaNode | None:
-        items = self.schema.get("items")
-        return SchemaNode.of(items, self.name) if isinstance(items, dict) else None
+        try:
+            return self._children[None]
+        except KeyError:
+            items = self.schema.get("items")
+            child = self._children[None] = SchemaNode.of(items, self.name) if isinstance(items, dict) else None
+            return child
 
     @property
     def patch_strategies(self) -> tuple[str, ...]:
@@ -408,6 +426,14 @@ class SchemaNode:
     @property
     def map_type(self) -> str:
         return self.ext.get("x-kubernetes-map-type", "")
+
+
+@functools.cache
+def _definition_node(definition: str) -> SchemaNode | None:
+    """The shared root node of a definition (its children fill in as used)."""
+    if not definition or definition not in api_schema.definitions():
+        return None
+    return SchemaNode.of({"$ref": f"#/$defs/{definition}"})
 
 
 def _field(node: SchemaNode | None, key: str) -> SchemaNode | None:
