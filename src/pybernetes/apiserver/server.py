@@ -1,5 +1,6 @@
-"""Running the apiserver: open storage, serve the app (HTTPS when given a
-certificate), wire the kubelet log proxy, compact periodically."""
+"""Running the apiserver: open storage (SQLite, or etcd shared with other
+apiservers), serve the app (HTTPS when given a certificate), wire the kubelet
+log proxy, compact periodically."""
 
 from __future__ import annotations
 
@@ -12,12 +13,47 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..storage import open_storage, start_compactor
+from ..storage import StorageError, open_storage, start_compactor
 from .app import HANDLERS_KEY, APIServerConfig, build_app
 
-__all__ = ["ServeOptions", "APIServer", "run_apiserver"]
+__all__ = ["EtcdOptions", "ServeOptions", "APIServer", "StorageUnreachable", "run_apiserver"]
 
 log = logging.getLogger(__name__)
+
+
+# Kubernetes' --etcd-prefix default. Our storage keys already begin with it
+# (/registry/core/pods/...), so only what precedes it goes to the etcd client.
+DEFAULT_ETCD_PREFIX = "/registry"
+# How long the first etcd round trip may take before start-up gives up.
+ETCD_START_TIMEOUT = 10.0
+
+
+class StorageUnreachable(RuntimeError):
+    """The storage backend did not answer at start (etcd down or misaddressed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EtcdOptions:
+    """``--etcd-servers`` and friends, with Kubernetes' meanings.
+
+    Keys land under ``prefix`` exactly as Kubernetes lays them out when the
+    prefix ends in ``/registry`` (the default: ``/registry/core/pods/ns/name``;
+    ``/a/registry`` gives ``/a/registry/core/...``); any other prefix ``/x``
+    holds them under ``/x/registry/...``. Apiservers sharing a cluster must use
+    the same prefix."""
+
+    servers: tuple[str, ...]
+    prefix: str = DEFAULT_ETCD_PREFIX
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def storage_opts(self) -> dict:
+        """Keyword arguments for ``open_storage("etcd", ...)``."""
+        prefix = self.prefix.rstrip("/")
+        prefix = prefix.removesuffix(DEFAULT_ETCD_PREFIX)
+        return {"endpoints": list(self.servers), "prefix": prefix, "ca_file": self.ca_file,
+                "cert_file": self.cert_file, "key_file": self.key_file}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +62,7 @@ class ServeOptions:
     in-process uses only: the CLI refuses it unless ``--insecure-http``).
     ``kubelet_token`` set plugs the ``pods/log`` proxy in: the apiserver
     reaches kubelets with that bearer token, verifying their certificates
-    against ``kubelet_ca_file`` when given."""
+    against ``kubelet_ca_file`` when given. ``storage="etcd"`` needs ``etcd``."""
 
     data_dir: str
     address: str = "127.0.0.1"
@@ -38,6 +74,7 @@ class ServeOptions:
     ssl_context: ssl.SSLContext | None = None
     kubelet_token: str | None = None
     kubelet_ca_file: str | None = None
+    etcd: EtcdOptions | None = None
 
 
 def _url_host(address: str) -> str:
@@ -65,8 +102,11 @@ class APIServer:
         return f"{scheme}://{_url_host(self.opts.address)}:{self.port}"
 
     async def start(self) -> None:
-        self.storage = await asyncio.to_thread(open_storage, self.opts.storage, data_dir=self.opts.data_dir)
+        """Open storage, check it answers, then bind. Raises StorageUnreachable
+        (nothing bound, nothing left open) when etcd does not answer."""
+        self.storage = await asyncio.to_thread(self._open_storage)
         try:
+            await self._check_storage()
             app = build_app(self.storage, self.opts.config)
             if self.opts.kubelet_token and self.opts.config.log_proxy is None:
                 self._plug_log_proxy(app)
@@ -83,6 +123,27 @@ class APIServer:
             self.port = sockets[0].getsockname()[1]
         self.compactor = start_compactor(self.storage, interval=self.opts.compaction_interval,
                                          keep_revisions=self.opts.compaction_keep)
+
+    def _open_storage(self):
+        opts = self.opts
+        if opts.storage == "etcd":
+            if opts.etcd is None or not opts.etcd.servers:
+                raise ValueError("--storage etcd needs --etcd-servers URL[,URL...]")
+            return open_storage("etcd", data_dir=opts.data_dir, **opts.etcd.storage_opts())
+        return open_storage(opts.storage, data_dir=opts.data_dir)
+
+    async def _check_storage(self) -> None:
+        """One round trip, so an unreachable etcd fails start-up with a clear
+        message instead of every request failing later."""
+        if self.opts.storage != "etcd":
+            return
+        try:
+            async with asyncio.timeout(ETCD_START_TIMEOUT):
+                await self.storage.current_revision()
+        except (TimeoutError, StorageError) as e:
+            servers = ",".join(self.opts.etcd.servers)
+            detail = str(e) or f"no answer within {ETCD_START_TIMEOUT:.0f}s"
+            raise StorageUnreachable(f"cannot reach etcd at {servers}: {detail}") from None
 
     def _plug_log_proxy(self, app: web.Application) -> None:
         from .kubelet_proxy import KubeletLogProxy

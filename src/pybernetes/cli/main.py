@@ -16,10 +16,12 @@ __all__ = ["main", "build_parser"]
 
 
 def _apiserver_args(p: argparse.ArgumentParser) -> None:
+    from .storage_flags import add_storage_args
+
     p.add_argument("--data-dir", default=os.path.expanduser("~/.pybernetes"))
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6443, help="0 picks a free port (printed on start)")
-    p.add_argument("--storage", default="sqlite", choices=["sqlite", "etcd"])
+    add_storage_args(p)
     p.add_argument("--service-cluster-ip-range", default="10.0.0.0/24")
     p.add_argument("--service-node-port-range", default="30000-32767")
     p.add_argument("--compaction-interval", type=float, default=300.0, help="seconds")
@@ -41,11 +43,13 @@ def _cmd_apiserver(args: argparse.Namespace) -> int:
     from ..apiserver.app import APIServerConfig
     from ..apiserver.auth import load_token_file
     from ..apiserver.registry import RegistryConfig
-    from ..apiserver.server import ServeOptions, run_apiserver
+    from ..apiserver.server import ServeOptions, StorageUnreachable, run_apiserver
     from ..pki import CertPair, server_ssl_context
     from .cluster_dir import ClusterDir
+    from .storage_flags import etcd_options
 
     lo, _, hi = args.service_node_port_range.partition("-")
+    etcd = etcd_options(args, command="pyb apiserver")
     d = ClusterDir.at(args.data_dir)
     ssl_context = authenticator = None
     kubelet_token = kubelet_ca = None
@@ -83,13 +87,18 @@ def _cmd_apiserver(args: argparse.Namespace) -> int:
     opts = ServeOptions(data_dir=args.data_dir, address=args.address, port=args.port,
                         storage=args.storage, compaction_interval=args.compaction_interval,
                         compaction_keep=args.compaction_keep_revisions, config=config,
-                        ssl_context=ssl_context, kubelet_token=kubelet_token, kubelet_ca_file=kubelet_ca)
+                        ssl_context=ssl_context, kubelet_token=kubelet_token, kubelet_ca_file=kubelet_ca,
+                        etcd=etcd)
 
     def started(server) -> None:
         if generated:  # kubeconfigs for the admin and each component, now that the port is known
             d.write_kubeconfigs(server=server.url)
             print(f"admin kubeconfig: {d.kubeconfig}", file=sys.stderr, flush=True)
-    asyncio.run(run_apiserver(opts, on_started=started))
+    try:
+        asyncio.run(run_apiserver(opts, on_started=started))
+    except StorageUnreachable as e:
+        print(f"pyb apiserver: {e}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

@@ -36,6 +36,7 @@ from ..pki import server_ssl_context
 from .cluster_dir import ClusterDir
 from .output import Style
 from .progress import Progress
+from .storage_flags import add_storage_args, etcd_options
 
 __all__ = ["UpOptions", "LocalCluster", "ClusterRunning", "add_up_args", "add_down_args", "cmd_up", "cmd_down",
            "choose_runtime"]
@@ -57,6 +58,7 @@ class UpOptions:
     nodes: int = 1
     storage: str = "sqlite"
     service_cluster_ip_range: str = "10.0.0.0/24"
+    etcd: Any = None  # apiserver.server.EtcdOptions with storage "etcd"
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -139,7 +141,8 @@ class LocalCluster:
                                  authenticator=d.authenticator())
         self.apiserver = APIServer(ServeOptions(
             data_dir=str(d.root), address=opts.address, port=opts.port, storage=opts.storage, config=config,
-            ssl_context=ssl_ctx, kubelet_token=d.kubelet_client_token(), kubelet_ca_file=str(d.ca.cert)))
+            ssl_context=ssl_ctx, kubelet_token=d.kubelet_client_token(), kubelet_ca_file=str(d.ca.cert),
+            etcd=opts.etcd))
         await self.apiserver.start()
         self.apiserver_ready_at = time.monotonic()
         self.url = self.apiserver.url
@@ -288,7 +291,9 @@ class LocalCluster:
 
 async def stop_containers(root: str, runtime: str, *, grace: float = 5.0) -> int:
     """Stop every running container a kubelet left under ``root`` (the kubelet
-    itself leaves them running for its successor). Returns how many."""
+    itself leaves them running for its successor). Returns how many. With the
+    docker runtime the pods' containers (infra ones too) are also removed from
+    the engine: nothing of the cluster stays in ``docker ps -a``."""
     if runtime == "process":
         from ..kubelet.runtime import ProcessRuntime
 
@@ -296,7 +301,11 @@ async def stop_containers(root: str, runtime: str, *, grace: float = 5.0) -> int
     else:
         from ..kubelet.runtime.docker import DockerRuntime
 
-        rt = DockerRuntime(root)
+        rt = DockerRuntime(root, node_ip="127.0.0.1")  # no address lookup: nothing is started
+        try:
+            return await rt.teardown(grace_period=grace)
+        finally:
+            await rt.close()
     try:
         running = [c for c in await rt.recover() if c.state == "running"]
         await asyncio.gather(*(rt.stop_container(c.id, grace_period=grace) for c in running),
@@ -319,7 +328,7 @@ def add_up_args(p) -> None:
     p.add_argument("--runtime", default="auto", choices=["auto", "process", "docker"],
                    help="container runtime: docker when an engine answers, else process (auto)")
     p.add_argument("--nodes", type=int, default=1, help="kubelets to run on this machine, one node each")
-    p.add_argument("--storage", default="sqlite", choices=["sqlite"])
+    add_storage_args(p)
     p.add_argument("--service-cluster-ip-range", default="10.0.0.0/24")
     p.add_argument("--detach", "-d", action="store_true", help="run in the background; `pyb down` stops it")
 
@@ -334,7 +343,8 @@ def _options(args) -> UpOptions:
         raise SystemExit("pyb up: --nodes must be at least 1")
     return UpOptions(data_dir=args.data_dir, address=args.address, port=args.port, node_name=args.node_name,
                      runtime=args.runtime, nodes=args.nodes, storage=args.storage,
-                     service_cluster_ip_range=args.service_cluster_ip_range)
+                     service_cluster_ip_range=args.service_cluster_ip_range,
+                     etcd=etcd_options(args, command="pyb up"))
 
 
 def _lock(d: ClusterDir):
@@ -483,7 +493,7 @@ def _detach(args, d: ClusterDir, opts: UpOptions) -> int:
     argv = [sys.executable, "-m", "pybernetes.cli.main", "up", "--data-dir", str(d.root),
             "--address", opts.address, "--port", str(opts.port), "--node-name", opts.node_name,
             "--runtime", opts.runtime, "--nodes", str(opts.nodes), "--storage", opts.storage,
-            "--service-cluster-ip-range", opts.service_cluster_ip_range]
+            "--service-cluster-ip-range", opts.service_cluster_ip_range, *_etcd_argv(opts.etcd)]
     with open(d.log_file, "ab") as logf:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -506,6 +516,18 @@ def _detach(args, d: ClusterDir, opts: UpOptions) -> int:
     print(f"  kubeconfig  {d.kubeconfig}")
     print(f"  stop it     pyb down --data-dir {d.root}")
     return 0
+
+
+def _etcd_argv(etcd) -> list[str]:
+    """The etcd flags again, for the detached `pyb up`."""
+    if etcd is None:
+        return []
+    argv = ["--etcd-servers", ",".join(etcd.servers), "--etcd-prefix", etcd.prefix]
+    for flag, value in (("--etcd-cafile", etcd.ca_file), ("--etcd-certfile", etcd.cert_file),
+                        ("--etcd-keyfile", etcd.key_file)):
+        if value:
+            argv += [flag, value]
+    return argv
 
 
 def _tail(path: Path, n: int = 30) -> str:
