@@ -7,11 +7,13 @@ HTTP, :class:`~pybernetes.client.fake.FakeClient` with memory.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ..api.resources import RESOURCES, ResourceInfo, by_plural
-from .kubeconfig import KubeConfig, load_kubeconfig
+from .kubeconfig import KubeConfig, load_kubeconfig, split_servers
 from .resource import Backend, PodClient, ResourceClient
 from .transport import HTTPBackend
 
@@ -112,10 +114,25 @@ class Interface:
 
 class Client(Interface):
     """The asyncio client. One pooled keep-alive HTTP session per client;
-    ``await client.close()`` (or ``async with``) releases it."""
+    ``await client.close()`` (or ``async with``) releases it.
 
-    def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 0,
-                 max_retries: int = 5):
+    Several apiservers: ``Client(servers=[URL, ...])`` (with ``config`` for
+    credentials, or alone for plain unauthenticated URLs),
+    ``Client.from_url("URL1,URL2", token=...)``, a KubeConfig with
+    ``failover_servers``, or ``$PYB_APISERVERS`` beside a kubeconfig. The
+    client uses the first URL until it cannot be reached, then the next (see
+    :mod:`pybernetes.client.transport` for what is retried)."""
+
+    def __init__(self, config: KubeConfig | None = None, *, servers: Sequence[str] | None = None,
+                 request_timeout: float = 60.0, pool_size: int = 0, max_retries: int = 5):
+        if servers is not None:
+            urls = [u.rstrip("/") for u in servers if u]
+            if not urls:
+                raise ValueError("servers: give at least one apiserver URL")
+            config = (dataclasses.replace(config, server=urls[0], failover_servers=tuple(urls[1:]))
+                      if config is not None else KubeConfig(server=urls[0], failover_servers=tuple(urls[1:])))
+        if config is None:
+            raise ValueError("Client needs a KubeConfig or servers=[URL, ...]")
         self.config = config
         self.namespace = config.namespace
         self.backend = HTTPBackend(config, request_timeout=request_timeout, pool_size=pool_size,
@@ -128,7 +145,11 @@ class Client(Interface):
 
     @classmethod
     def from_url(cls, server: str, *, token: str | None = None, **kw: Any) -> Client:
-        return cls(KubeConfig(server=server.rstrip("/"), token=token), **kw)
+        """``server``: one URL, or several separated by commas (failover order)."""
+        urls = split_servers(server)
+        if not urls:
+            raise ValueError("from_url: no apiserver URL given")
+        return cls(KubeConfig(server=urls[0], token=token, failover_servers=urls[1:]), **kw)
 
     def __repr__(self) -> str:
-        return f"<Client {self.config.server}>"
+        return f"<Client {','.join(self.config.servers)}>"

@@ -10,6 +10,14 @@ them. Supported: ``server`` (http or https), ``certificate-authority(-data)``,
 ``insecure-skip-tls-verify``, ``tls-server-name``, ``client-certificate(-data)``
 + ``client-key(-data)``, ``token`` / ``tokenFile``, ``username``/``password``.
 ``exec`` and ``auth-provider`` plugins are refused with :class:`ConfigError`.
+
+Several apiservers: a kubeconfig's cluster names one ``server`` (kubectl
+talks to that one). ``$PYB_APISERVERS`` — URLs separated by commas — adds
+failover URLs after it (duplicates dropped), for every pybernetes client that
+loads a kubeconfig (components included); a :class:`KubeConfig` built in code
+takes them as ``failover_servers``. All URLs share the cluster's scheme,
+credentials and CA; the client moves to the next one when a server cannot be
+reached (see :class:`~pybernetes.client.transport.HTTPBackend`).
 """
 
 from __future__ import annotations
@@ -28,9 +36,16 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["KubeConfig", "load_kubeconfig", "default_kubeconfig_paths", "load_incluster_config"]
+__all__ = ["KubeConfig", "load_kubeconfig", "default_kubeconfig_paths", "load_incluster_config",
+           "APISERVERS_ENV", "split_servers"]
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+APISERVERS_ENV = "PYB_APISERVERS"
+
+
+def split_servers(text: str) -> tuple[str, ...]:
+    """``"URL[,URL...]"`` → the URLs (blanks dropped, trailing slashes trimmed)."""
+    return tuple(u.strip().rstrip("/") for u in text.split(",") if u.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +67,24 @@ class KubeConfig:
     insecure_skip_tls_verify: bool = False
     tls_server_name: str | None = None
     context: str = ""
+    failover_servers: tuple[str, ...] = ()  # tried after ``server`` when it cannot be reached
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.server).scheme
         if scheme not in ("http", "https"):
             raise ConfigError(f"server {self.server!r}: only http and https URLs are supported")
+        for url in self.failover_servers:
+            # One TLS context serves every URL: a mix of http and https would
+            # silently send https requests unverified.
+            if urlsplit(url).scheme != scheme:
+                raise ConfigError(f"server {url!r}: every apiserver URL must use {scheme}, as {self.server!r}")
         if bool(self.client_cert_data) != bool(self.client_key_data):
             raise ConfigError("client certificate and client key must be given together")
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        """Every apiserver URL, ``server`` first, each once."""
+        return tuple(dict.fromkeys((self.server, *self.failover_servers)))
 
     @property
     def is_https(self) -> bool:
@@ -201,6 +227,7 @@ def load_kubeconfig(path: str | os.PathLike | Iterable[str | os.PathLike] | None
         insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
         tls_server_name=cluster.get("tls-server-name"),
         context=name,
+        failover_servers=split_servers(os.environ.get(APISERVERS_ENV, "")),
     )
 
 

@@ -5,11 +5,33 @@ by default, since every open watch holds a connection for its lifetime),
 created on first use inside the running loop and closed by ``close()``.
 Bodies are JSON (orjson); failures become the APIError for the Status the
 server sent; network failures become ConnectionFailed.
+
+Failover between apiservers (``KubeConfig.servers``; one URL: none). The
+backend talks to one server at a time and stays with it while it answers.
+When a server cannot be reached the backend moves to the next URL (round
+robin) for this request and every later one:
+
+- the connection could not be opened (refused, unreachable, connect timeout):
+  the request never reached a server and is sent to the next one, any method;
+- the connection broke after the request was sent (reset, disconnected, read
+  timeout, truncated body): GET/HEAD/PUT/DELETE (idempotent in HTTP) are sent
+  again to the next server; POST and PATCH are not (they may have been
+  applied) and raise ConnectionFailed — the next call goes to the next server.
+  A retried PUT or DELETE whose first attempt did land answers as a repeat
+  would (Conflict on a stale resourceVersion, NotFound), as with any retry;
+- an HTTP answer, error or not, is never a reason to fail over.
+
+A request tries each server at most once, then raises ConnectionFailed.
+Watches opened from a specific resourceVersion resume on the next server from
+the last resourceVersion they delivered (see :class:`HTTPWatch`), so an
+informer keeps its cache without relisting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,8 +47,15 @@ from .watch import Watch, WatchEvent, event_from_line
 
 __all__ = ["HTTPBackend", "HTTPWatch"]
 
+log = logging.getLogger(__name__)
+
 JSON = "application/json"
 USER_AGENT = f"pybernetes/{__version__}"
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# The connection never opened: no server saw the request.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# The connection broke (or stalled) once open: the request may have landed.
+_BROKEN = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError, ConnectionError)
 
 
 def _path(info: ResourceInfo, ns: str | None, name: str = "", subresource: str = "") -> str:
@@ -68,6 +97,8 @@ class HTTPBackend:
     def __init__(self, config: KubeConfig, *, request_timeout: float = 60.0, pool_size: int = 0,
                  user_agent: str = USER_AGENT, max_retries: int = 5):
         self.config = config
+        self.servers = config.servers
+        self._current = 0  # index into servers of the one in use
         self.max_retries = max_retries
         self.request_timeout = request_timeout
         self.pool_size = pool_size
@@ -94,6 +125,20 @@ class HTTPBackend:
             await self._session.close()
         self._session = None
 
+    # -- which server --------------------------------------------------------
+    @property
+    def server(self) -> str:
+        """The apiserver URL requests go to now."""
+        return self.servers[self._current]
+
+    def server_failed(self, server: str, reason: object) -> None:
+        """``server`` could not be reached: move on to the next URL, unless a
+        concurrent request already did (so one outage moves the client once)."""
+        if len(self.servers) > 1 and self.servers[self._current] == server:
+            self._current = (self._current + 1) % len(self.servers)
+            log.warning("apiserver %s unreachable (%s); failing over to %s", server, reason or "timed out",
+                        self.server)
+
     # -- one request -----------------------------------------------------------
     async def request(self, method: str, path: str, *, query: dict[str, str] | None = None,
                       body: Any = None, content_type: str = JSON, raw: bool = False) -> Any:
@@ -104,16 +149,23 @@ class HTTPBackend:
             data = body.encode() if isinstance(body, str) else orjson.dumps(body)
             headers = {"Content-Type": content_type}
         attempt = 0
+        unreachable = 0  # servers this request found unreachable
         while True:
+            server = self.server
             try:
-                async with self.session.request(method, self.config.server + path, params=query or None,
+                async with self.session.request(method, server + path, params=query or None,
                                                 data=data, headers=headers, **self._extra) as resp:
                     payload = await resp.read()
                     status, retry_after = resp.status, resp.headers.get("Retry-After")
+            except _BROKEN as e:
+                self.server_failed(server, e)
+                unreachable += 1
+                retry = isinstance(e, _NOT_SENT) or method in IDEMPOTENT
+                if retry and unreachable < len(self.servers):
+                    continue
+                raise errors.ConnectionFailed(f"{method} {server}{path}: {e or 'timed out'}") from e
             except aiohttp.ClientError as e:
-                raise errors.ConnectionFailed(f"{method} {path}: {e}") from e
-            except TimeoutError as e:
-                raise errors.ConnectionFailed(f"{method} {path}: timed out") from e
+                raise errors.ConnectionFailed(f"{method} {server}{path}: {e}") from e
             # As client-go: 429, and 5xx answers carrying Retry-After, were not acted
             # on by the server; wait as told and send again, a few times.
             delay = _retry_delay(status, retry_after)
@@ -132,15 +184,24 @@ class HTTPBackend:
         return decoded
 
     async def open_stream(self, path: str, query: dict[str, str]) -> aiohttp.ClientResponse:
-        """A streaming GET (watch, log follow): no overall timeout."""
-        try:
-            resp = await self.session.get(
-                self.config.server + path, params=query,
-                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None), **self._extra)
-        except aiohttp.ClientError as e:
-            raise errors.ConnectionFailed(f"GET {path}: {e}") from e
-        except TimeoutError as e:
-            raise errors.ConnectionFailed(f"GET {path}: timed out") from e
+        """A streaming GET (watch, log follow): no overall timeout. Fails over
+        while opening; the response's ``url`` tells which server answered."""
+        unreachable = 0
+        while True:
+            server = self.server
+            try:
+                resp = await self.session.get(
+                    server + path, params=query,
+                    timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None), **self._extra)
+            except _BROKEN as e:
+                self.server_failed(server, e)
+                unreachable += 1
+                if unreachable < len(self.servers):
+                    continue
+                raise errors.ConnectionFailed(f"GET {server}{path}: {e or 'timed out'}") from e
+            except aiohttp.ClientError as e:
+                raise errors.ConnectionFailed(f"GET {server}{path}: {e}") from e
+            break
         if resp.status >= 400:
             try:
                 payload = await resp.read()
@@ -233,6 +294,19 @@ async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 
 
 class HTTPWatch(Watch):
+    """A watch stream that survives its apiserver.
+
+    Opened from a specific resourceVersion (not unset, not "0"), a watch whose
+    connection fails — on opening or mid-stream — reopens on the backend's next
+    server from the last resourceVersion it delivered (BOOKMARKs included), so
+    the caller sees one ordered stream with no event lost or repeated; a 410
+    there raises Expired as usual. ``timeoutSeconds`` keeps counting from the
+    first open. It gives up (ConnectionFailed) after every server failed in a
+    row without delivering an event. Watches from "now" or "0" begin with a
+    synthetic list of ADDED events that cannot be resumed exactly: those raise
+    ConnectionFailed and the caller relists, as before.
+    """
+
     def __init__(self, backend: HTTPBackend, path: str, query: dict[str, str]):
         super().__init__()
         self.backend = backend
@@ -241,19 +315,71 @@ class HTTPWatch(Watch):
         self._resp: aiohttp.ClientResponse | None = None
         self._lines: AsyncIterator[bytes] | None = None
         self._eof = False
+        rv = query.get("resourceVersion") or ""
+        self._resumable = rv not in ("", "0")
+        self.last_resource_version = rv
+        self.resumes = 0  # how many times the stream moved to another connection
+        timeout = query.get("timeoutSeconds")
+        self._deadline = time.monotonic() + float(timeout) if timeout else None
+        self._server = ""
+
+    def _resume_query(self) -> dict[str, str] | None:
+        """The query to reopen with, or None when the timeout has run out."""
+        q = {**self.query, "resourceVersion": self.last_resource_version}
+        if self._deadline is not None:
+            left = int(self._deadline - time.monotonic())
+            if left < 1:
+                return None
+            q["timeoutSeconds"] = str(left)
+        return q
+
+    async def _open(self) -> bool:
+        """Open (or reopen) the stream; False if the watch's time is up."""
+        query = self.query if not self.resumes else self._resume_query()
+        if query is None:
+            return False
+        self._resp = await self.backend.open_stream(self.path, query)
+        self._server = self.backend.server  # where open_stream got through
+        self._lines = _lines(self._resp)
+        return True
 
     async def _next(self) -> WatchEvent | None:
-        if self._lines is None:
-            self._resp = await self.backend.open_stream(self.path, self.query)
-            self._lines = _lines(self._resp)
+        failures = 0
         while True:
             try:
+                if self._lines is None and not await self._open():
+                    return None
+                assert self._lines is not None
                 line = await self._lines.__anext__()
             except StopAsyncIteration:
                 self._eof = True
                 return None
+            except errors.ConnectionFailed as e:
+                failures += 1
+                if not self._resumable or self._closed or failures > len(self.backend.servers):
+                    raise
+                self.backend.server_failed(self._server, e)
+                await self._drop_stream()
+                self.resumes += 1
+                log.info("watch %s: %s; resuming from resourceVersion %s on %s", self.path, e,
+                         self.last_resource_version, self.backend.server)
+                continue
             if line.strip():
-                return event_from_line(line)
+                ev = event_from_line(line)
+                if ev.resource_version:
+                    self.last_resource_version = ev.resource_version
+                return ev
+
+    async def _drop_stream(self) -> None:
+        resp, self._resp = self._resp, None
+        lines, self._lines = self._lines, None
+        if resp is not None:
+            resp.close()
+        if lines is not None:
+            try:
+                await lines.aclose()  # type: ignore[attr-defined]
+            except RuntimeError:
+                pass
 
     async def _close(self) -> None:
         # A stream read to its end gives its connection back to the pool; otherwise
