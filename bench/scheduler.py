@@ -275,6 +275,7 @@ async def bench(url: str, kubeconfig: str, data_dir: str, args, api_pid: int) ->
             "renewals_per_s": (kubelets.renewals - renewals0) / (t_end - t_start),
             "renewals_target_per_s": args.nodes / args.heartbeat_period,
             "cpu": {k: v / (t_end - t_start) for k, v in cpu.items()},  # cores used while measuring
+            "cpu_ms_per_pod": {k: 1000 * v / len(bound) for k, v in cpu.items()},  # load-independent cost
         }
     finally:
         # SIGINT lets cProfile write its file
@@ -369,6 +370,7 @@ def main() -> None:
               f"(max {r['max_pods_per_node']}/node); lease renewals {r['renewals_per_s']:.0f}/s "
               f"(target {r['renewals_target_per_s']:.0f}/s)")
         print("cores busy while measuring: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items()))
+        print("CPU ms per measured pod: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_pod"].items()))
 
 
 if __name__ == "__main__":

@@ -127,6 +127,12 @@ class Watch(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Up to ``limit`` next events that are already at hand, without
+        waiting (may be empty even when more would come): lets a consumer batch
+        a burst into one write. The default offers none."""
+        return []
+
 
 class Storage(abc.ABC):
     """A revisioned key-value store. All methods are safe to call concurrently

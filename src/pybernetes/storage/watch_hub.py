@@ -211,6 +211,19 @@ class HubWatch(Watch):
             self._next = ev.revision + 1
             return ev
 
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Buffered live events, once replay is done (see :meth:`Watch.ready`)."""
+        out: list[WatchEvent] = []
+        if not self._started or self._closed or self._backlog or self._replay_pos <= self._replay_hi:
+            return out
+        buf = self._sub.buffer
+        while buf and len(out) < limit:
+            ev = buf.popleft()
+            if ev.revision >= self._next:
+                self._next = ev.revision + 1
+                out.append(ev)
+        return out
+
     async def _replay_page(self) -> None:
         lo = self._replay_pos
         events = await self._replay(self._prefix, lo, self._replay_hi, self._page)
