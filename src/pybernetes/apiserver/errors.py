@@ -23,6 +23,7 @@ __all__ = [
     "method_not_allowed",
     "not_acceptable",
     "not_found",
+    "too_large_resource_version",
     "no_such_path",
     "modified_conflict",
     "request_too_large",
@@ -153,6 +154,14 @@ def unauthorized(message: str = "Unauthorized") -> APIError:
 
 def timeout(message: str, retry_after: int = 1) -> APIError:
     return APIError(504, "Timeout", message, retry_after=retry_after)
+
+
+def too_large_resource_version(requested: int, current: int) -> APIError:
+    """504 for a read "not older than" a revision storage has not reached
+    (Kubernetes' NewTooLargeResourceVersionError as its watch cache answers it)."""
+    return APIError(504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
+                    causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                    retry_after=1)
 
 
 def service_unavailable(message: str) -> APIError:

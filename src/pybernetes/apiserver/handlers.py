@@ -29,6 +29,7 @@ from ..api import labels as label_selectors
 from ..api.resources import ResourceInfo
 from . import apply, errors, protobuf, tables
 from .decoding import MAX_BODY_BYTES, decode_object, parse_body
+from .freshness import parse_resource_version, wait_for_revision
 from .kubelet_proxy import log_container
 from .registry.pods import bind
 from .request_info import RequestInfo, parse_path
@@ -188,6 +189,7 @@ class APIHandlers:
         if sub == "eviction":
             return await self.eviction(request, info, store)
         if m == "GET":
+            await self._not_older_than(request, store)
             return _json(await store.get(info.namespace, info.name)) if not self._wants_table(request) \
                 else _json(self._table(request, res, [await store.get(info.namespace, info.name)], {}))
         if m == "PUT":
@@ -247,6 +249,14 @@ class APIHandlers:
                            continue_key=start, revision=revision)
 
     @staticmethod
+    async def _not_older_than(request: web.Request, store: GenericStore) -> None:
+        """A GET/LIST ``resourceVersion`` other than 0 is a lower bound on what
+        the read reflects (504 ResourceVersionTooLarge if storage never gets there)."""
+        rv = request.query.get("resourceVersion") or ""
+        if rv and rv != "0" and not request.query.get("continue"):
+            await wait_for_revision(store.storage, parse_resource_version(rv))
+
+    @staticmethod
     def _ns(request: web.Request, res: ResourceInfo) -> str | None:
         info = parse_path(request.path)
         return info.namespace if info else None
@@ -290,6 +300,7 @@ class APIHandlers:
                     return orjson.dumps(self._table(request, res, [orjson.loads(obj)], {}))
             return await serve_watch(request, store, params, transform=transform)
         opts = self._list_options(request, res)
+        await self._not_older_than(request, store)
         items, revision, next_key = await store.list(info.namespace, opts)
         meta: dict = {"resourceVersion": str(revision)}
         if next_key is not None:

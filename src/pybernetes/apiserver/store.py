@@ -157,7 +157,7 @@ class GenericStore:
                         "the first chunk was returned and now may show up in the list.") from None
                 raise errors.expired(f"too old resource version: {revision} ({e.revision})") from None
             except st.FutureRevision as e:
-                raise errors.timeout(f"Too large resource version: {revision}, current: {e.revision}") from None
+                raise errors.too_large_resource_version(revision, e.revision) from None
             revision = res.revision
             for i, kv in enumerate(res.items):
                 if filtering and not self._matches(decode(kv.value, kv.mod_revision), opts):
