@@ -1,0 +1,98 @@
+"""Two `pyb apiserver` processes on one etcd; one is SIGKILLed mid-stream:
+clients move to the other, and watches (a raw one and an informer's) resume
+from their last resourceVersion without missing or repeating an event."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pybernetes.client import Informer, errors
+
+from .conftest import new_namespace, wait_for
+
+
+def _cm(i: int) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{i:02d}"}, "data": {"i": str(i)}}
+
+
+async def create_once(api, obj: dict) -> None:
+    """Create; a POST whose connection broke may or may not have landed (the
+    client does not resend it), so send it again and accept AlreadyExists."""
+    try:
+        await api.create(obj)
+    except errors.ConnectionFailed:
+        try:
+            await api.create(obj)
+        except errors.AlreadyExists:
+            pass
+
+
+async def test_clients_and_watches_fail_over_to_the_surviving_apiserver(etcd_apiservers, make_client):
+    a, b = etcd_apiservers(2)
+    client = make_client(a.url, b.url)
+    ns = await new_namespace(client)
+    cms = client.config_maps(ns)
+    for i in range(5):
+        await cms.create(_cm(i))
+
+    informer = Informer(cms, watch_timeout=600)
+    await informer.start()
+    assert await informer.wait_for_sync(30)
+
+    start_rv = (await cms.list())["metadata"]["resourceVersion"]
+    events: list[tuple[str, str, str]] = []
+    watch = cms.watch(resource_version=start_rv, timeout_seconds=600)
+
+    async def consume() -> None:
+        async for ev in watch:
+            events.append((ev.type, ev.object["metadata"]["name"], ev.resource_version))
+    consumer = asyncio.create_task(consume())
+    try:
+        for i in range(5, 10):
+            await cms.create(_cm(i))
+        await wait_for(lambda: len(events) >= 5, what="events through the first apiserver")
+        assert client.backend.server == a.url
+
+        a.kill()  # SIGKILL: its watch connections drop mid-stream
+
+        for i in range(10, 20):
+            await create_once(cms, _cm(i))  # a pooled connection to a breaks, or a refuses: then b
+        assert client.backend.server == b.url
+        cm = await cms.get("cm03")
+        cm["data"]["i"] = "changed"
+        await cms.update(cm)
+        await cms.delete("cm04")
+
+        expected = ([("ADDED", f"cm{i:02d}") for i in range(5, 20)] + [("MODIFIED", "cm03"), ("DELETED", "cm04")])
+        await wait_for(lambda: len(events) >= len(expected), what="every event after the failover")
+        await asyncio.sleep(0.5)  # and nothing more
+        assert [(t, n) for t, n, _ in events] == expected, "no event lost or repeated"
+        revisions = [int(rv) for _, _, rv in events]
+        assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
+        assert watch.resumes >= 1, "the watch moved to the other apiserver"
+
+        names = {o["metadata"]["name"] for o in (await cms.list())["items"]}
+        assert names == {f"cm{i:02d}" for i in range(20)} - {"cm04"}
+        await wait_for(lambda: {o["metadata"]["name"] for o in informer.list()} == names,
+                       what="informer cache matches the server")
+        assert informer.get(f"{ns}/cm03")["data"]["i"] == "changed"
+        assert informer.relists == 1, "the informer resumed its watch instead of relisting"
+    finally:
+        await watch.close()
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+        await informer.stop()
+
+
+async def test_writes_through_one_apiserver_are_watched_on_the_other(etcd_apiservers, make_client):
+    a, b = etcd_apiservers(2)
+    via_a, via_b = make_client(a.url), make_client(b.url)
+    ns = await new_namespace(via_a)
+    rv = (await via_b.config_maps(ns).list())["metadata"]["resourceVersion"]
+    seen = []
+    async with via_b.config_maps(ns).watch(resource_version=rv, timeout_seconds=60) as w:
+        await via_a.config_maps(ns).create(_cm(1))
+        async for ev in w:
+            seen.append((ev.type, ev.object["metadata"]["name"]))
+            break
+    assert seen == [("ADDED", "cm01")]
