@@ -113,6 +113,7 @@ class LocalCluster:
         self.kubelets: list[Any] = []
         self.failed = asyncio.Event()
         self.apiserver_ready_at = 0.0
+        self.demo_image: str | None = None  # docker runtime: the local busybox image, for "Try this"
 
     def _step(self, message: str) -> None:
         if self.progress is not None:
@@ -153,6 +154,8 @@ class LocalCluster:
         self._start_scheduler()
         self._step("kubelets")
         self.runtime, self.runtime_why = await asyncio.to_thread(choose_runtime, opts.runtime)
+        if self.runtime == "docker":
+            self.demo_image = await asyncio.to_thread(local_demo_image)
         await asyncio.gather(*(self._start_kubelet(n) for n in opts.node_names))
         self._step("proxy")
         await self._start_proxy()
@@ -289,6 +292,30 @@ class LocalCluster:
         return out
 
 
+def local_demo_image() -> str | None:
+    """For the docker runtime: the local busybox image under its version tag
+    (pull policy IfNotPresent: no registry needed), built from busybox-static
+    if missing; None when that cannot be done. Blocking."""
+    try:
+        import docker
+
+        from ..kubelet.runtime.docker import API_VERSION, default_endpoint
+        from ..kubelet.runtime.docker_images import busybox_versioned_image, ensure_local_images
+
+        ref = busybox_versioned_image()
+        if ref is None:
+            return None
+        client = docker.DockerClient(base_url=default_endpoint(), version=API_VERSION, timeout=60)
+        try:
+            ensure_local_images(client)
+        finally:
+            client.close()
+        return ref
+    except Exception as e:  # noqa: BLE001 - only the banner's suggestion depends on it
+        log.warning("building the local busybox image: %s", e)
+        return None
+
+
 async def stop_containers(root: str, runtime: str, *, grace: float = 5.0) -> int:
     """Stop every running container a kubelet left under ``root`` (the kubelet
     itself leaves them running for its successor). Returns how many. With the
@@ -325,8 +352,8 @@ def add_up_args(p) -> None:
     p.add_argument("--port", type=int, default=int(env("PYB_PORT") or 6443),
                    help="apiserver port ($PYB_PORT, else 6443); 0 picks a free one")
     p.add_argument("--node-name", default=socket.gethostname().lower())
-    p.add_argument("--runtime", default="auto", choices=["auto", "process", "docker"],
-                   help="container runtime: docker when an engine answers, else process (auto)")
+    p.add_argument("--runtime", default=env("PYB_RUNTIME") or "auto", choices=["auto", "process", "docker"],
+                   help="container runtime ($PYB_RUNTIME, else auto: docker when an engine answers, else process)")
     p.add_argument("--nodes", type=int, default=1, help="kubelets to run on this machine, one node each")
     add_storage_args(p)
     p.add_argument("--service-cluster-ip-range", default="10.0.0.0/24")
@@ -393,9 +420,13 @@ def banner(cluster: LocalCluster, *, elapsed: float, ready_in: float, style: Sty
     lines[1:] = [f"  {'API':<{width}}  {cluster.url}", f"  {'kubeconfig':<{width}}  {kc}"]
     for name, status in summary:
         lines.append(f"  {name:<{width}}  {status if status == 'running' else style.dim(status)}")
+    if cluster.runtime == "docker" and cluster.demo_image:
+        demo = f"{cluster.demo_image} 1 web -p 8181:80 -- httpd -f -p 80 -h /www"
+    else:
+        demo = "python 1 web -p 8181:80 -- python3 -m http.server 80"
     lines += ["",
               "Try this:",
-              f"  pyb run{kc_flag} python 1 web -p 8181:80 -- python3 -m http.server 80; sleep 3; curl 127.0.0.1:8181",
+              f"  pyb run{kc_flag} {demo}; sleep 3; curl 127.0.0.1:8181",
               f"  KUBECONFIG={kc} kubectl get pods -o wide",
               ""]
     return "\n".join(lines)

@@ -782,6 +782,37 @@ class DockerRuntime:
                         name=labels.get(LABEL_POD_NAME, ""), ip=self.node_ip if host_network else _ip_of(info),
                         running=bool(info["State"].get("Running")), host_network=host_network)
 
+    async def teardown(self, *, grace_period: float) -> int:
+        """End every pod this kubelet root has in the engine: running app
+        containers stopped with ``grace_period`` (all at once), then every
+        container of the root removed — apps before the infra containers
+        they join — with the pods' container dirs and logs. Returns how many
+        app containers were running. What ``pyb up`` does on Ctrl-C, so that
+        nothing is left in ``docker ps -a``; a later kubelet over the same
+        root starts the pods afresh."""
+        await self.recover()
+        running = [c for c in self._containers.values() if c.state == "running"]
+        await asyncio.gather(*(self.stop_container(c.id, grace_period=grace_period) for c in running),
+                             return_exceptions=True)
+        uids = set(self._sandboxes) | {c.pod_uid for c in self._containers.values()}
+        for uid in sorted(uids):
+            try:
+                await self.remove_sandbox(uid)
+            except Exception as e:  # noqa: BLE001 - remove the others whatever happens
+                log.warning("pod %s: removing its containers: %s", uid, e)
+        # Anything else labelled with this root (a half-created container of a pod never recorded).
+        await self._run(self._remove_labelled)
+        return len(running)
+
+    def _remove_labelled(self) -> None:
+        import docker.errors
+
+        found = self.client.api.containers(all=True, filters={"label": f"{LABEL_ROOT}={self._label}"})
+        found.sort(key=lambda c: (c.get("Labels") or {}).get(LABEL_TYPE) == TYPE_SANDBOX)
+        for c in found:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.api.remove_container(c["Id"], force=True)
+
     async def close(self) -> None:
         """Stop following logs (containers keep running) and release the pool."""
         self._closed = True
