@@ -12,7 +12,7 @@ from ..client import Controller, errors
 from .endpoints_logic import endpoints_labels, endpoints_subsets, subsets_equal
 from .podutil import format_time, now, object_key, split_key
 
-__all__ = ["EndpointsController", "services_for_pod"]
+__all__ = ["EndpointsController", "ServicePodsController", "services_for_pod"]
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +42,18 @@ def pod_endpoint_changed(old: dict, new: dict) -> bool:
     return view(old) != view(new)
 
 
-class EndpointsController(Controller):
-    """Keys are ``namespace/name`` of services."""
+class ServicePodsController(Controller):
+    """Base of the controllers keyed by service (``namespace/name``) that
+    derive objects from the pods a service selects: pod changes that can
+    matter queue the services selecting the pod (before and after)."""
 
-    name = "endpoints-controller"
-
-    def __init__(self, client, *, services, pods, endpoints, workers: int = 5):
+    def __init__(self, client, *, services, pods, workers: int):
         super().__init__(workers=workers)
         self.client = client
         self.services = services
         self.pods = pods
-        self.endpoints = endpoints
         services.add_event_handler(on_add=self._svc, on_update=lambda o, n: self._svc(n), on_delete=self._svc)
         pods.add_event_handler(on_add=self._pod, on_update=self._pod_update, on_delete=self._pod)
-        # An Endpoints edited or deleted behind our back is put right.
-        endpoints.add_event_handler(on_update=lambda o, n: self._svc(n), on_delete=self._svc)
 
     def _svc(self, obj: dict) -> None:
         self.queue.add(object_key(obj))
@@ -74,6 +71,24 @@ class EndpointsController(Controller):
         for key in keys:
             self.queue.add(key)
 
+    def selected_pods(self, svc: dict) -> list[dict]:
+        """The pods in the service's namespace its (non-empty) selector matches."""
+        sel = labels.from_set(svc["spec"]["selector"])
+        return [p for p in self.pods.list(namespace=svc["metadata"].get("namespace"))
+                if sel.matches(p["metadata"].get("labels") or {})]
+
+
+class EndpointsController(ServicePodsController):
+    """Keys are ``namespace/name`` of services."""
+
+    name = "endpoints-controller"
+
+    def __init__(self, client, *, services, pods, endpoints, workers: int = 5):
+        super().__init__(client, services=services, pods=pods, workers=workers)
+        self.endpoints = endpoints
+        # An Endpoints edited or deleted behind our back is put right.
+        endpoints.add_event_handler(on_update=lambda o, n: self._svc(n), on_delete=self._svc)
+
     async def reconcile(self, key: str) -> None:
         ns, name = split_key(key)
         svc = self.services.get(key)
@@ -86,12 +101,9 @@ class EndpointsController(Controller):
                 except errors.NotFound:
                     pass
             return
-        selector = (svc.get("spec") or {}).get("selector")
-        if not selector:
+        if not (svc.get("spec") or {}).get("selector"):
             return
-        sel = labels.from_set(selector)
-        pods = [p for p in self.pods.list(namespace=ns) if sel.matches(p["metadata"].get("labels") or {})]
-        subsets = endpoints_subsets(svc, pods)
+        subsets = endpoints_subsets(svc, self.selected_pods(svc))
         want_labels = endpoints_labels(svc)
         current = self.endpoints.get(key)
         if current is not None and subsets_equal(current.get("subsets"), subsets) \

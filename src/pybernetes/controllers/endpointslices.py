@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from ..api import labels
-from ..client import Controller, errors
-from .endpoints import pod_endpoint_changed, services_for_pod
+from ..client import errors
+from .endpoints import ServicePodsController
 from .endpoints_logic import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -35,40 +34,19 @@ def slice_service_key(sl: dict) -> list[str]:
     return [f"{sl['metadata']['namespace']}/{svc}"]
 
 
-class EndpointSliceController(Controller):
+class EndpointSliceController(ServicePodsController):
     """Keys are ``namespace/name`` of services. ``slices`` must be an informer
     with the :func:`slice_service_key` index named ``SLICES_BY_SERVICE``."""
 
     name = "endpointslice-controller"
 
     def __init__(self, client, *, services, pods, slices, workers: int = 5):
-        super().__init__(workers=workers)
-        self.client = client
-        self.services = services
-        self.pods = pods
+        super().__init__(client, services=services, pods=pods, workers=workers)
         self.slices = slices
-        services.add_event_handler(on_add=self._svc, on_update=lambda o, n: self._svc(n), on_delete=self._svc)
-        pods.add_event_handler(on_add=self._pod, on_update=self._pod_update, on_delete=self._pod)
         slices.add_event_handler(on_update=lambda o, n: self._slice(n), on_delete=self._slice)
-
-    def _svc(self, svc: dict) -> None:
-        self.queue.add(f"{svc['metadata']['namespace']}/{svc['metadata']['name']}")
 
     def _slice(self, sl: dict) -> None:
         for key in slice_service_key(sl):
-            self.queue.add(key)
-
-    def _pod(self, pod: dict) -> None:
-        for key in services_for_pod(self.services, pod):
-            self.queue.add(key)
-
-    def _pod_update(self, old: dict, new: dict) -> None:
-        if not pod_endpoint_changed(old, new):
-            return
-        keys = set(services_for_pod(self.services, new))
-        if old["metadata"].get("labels") != new["metadata"].get("labels"):
-            keys |= set(services_for_pod(self.services, old))
-        for key in keys:
             self.queue.add(key)
 
     async def reconcile(self, key: str) -> None:
@@ -79,9 +57,7 @@ class EndpointSliceController(Controller):
         existing = [s for s in self.slices.by_index(SLICES_BY_SERVICE, key)
                     if any(r.get("uid") == svc["metadata"]["uid"] for r in s["metadata"].get("ownerReferences") or ())
                     or not s["metadata"].get("ownerReferences")]
-        sel = labels.from_set(svc["spec"]["selector"])
-        pods = [p for p in self.pods.list(namespace=ns) if sel.matches(p["metadata"].get("labels") or {})]
-        creates, updates, deletes = plan_slices(svc, existing, slice_endpoints(svc, pods))
+        creates, updates, deletes = plan_slices(svc, existing, slice_endpoints(svc, self.selected_pods(svc)))
         api = self.client.resource("discovery.k8s.io", "v1", "endpointslices", ns)
         stale = False
         for body in creates:
