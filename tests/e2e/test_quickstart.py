@@ -8,6 +8,9 @@ pyproject.toml exactly as a new user's would (from the machine's wheel
 index). HOME points into the test's directory so ~/.pybernetes is private,
 and $PYB_PORT moves the apiserver off 6443; the quick start's host port
 (8181) and container port (80) are used when free, else free ones.
+
+``run_quick_start`` is shared with tests/e2e/docker/test_quickstart_docker.py,
+the same quick start with Podman present and a real image.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -52,11 +57,36 @@ def _get(url: str) -> str | None:
         return None
 
 
-def test_readme_quick_start_on_a_fresh_clone(tmp_path):
+@dataclass(frozen=True, slots=True)
+class QuickStart:
+    """What differs between runtimes: the environment `make run` gets, the
+    `pyb run` arguments after ``web`` given (host port, container port), and
+    what the page must contain."""
+
+    env: dict[str, str]
+    run_args: Callable[[int, int], list[str]]
+    expect: str
+    container_port: Callable[[], int]
+
+
+def process_quick_start() -> QuickStart:
+    """The README's: the process runtime runs the command after `--`."""
+    return QuickStart(
+        env={"PYB_RUNTIME": "process"},  # as where no engine answers, even if one does here
+        run_args=lambda host, cport: ["python", "1", "web", "-p", f"{host}:{cport}", "--",
+                                      "python3", "-m", "http.server", str(cport)],
+        expect="Directory listing",
+        container_port=lambda: 80 if os.geteuid() == 0 and _port_free(80) else _free_port())
+
+
+def run_quick_start(tmp_path, qs: QuickStart) -> tuple[str, str]:
+    """`make run` on a fresh clone, `pyb run ... -p 8181:PORT`, curl, kubectl,
+    Ctrl-C; returns `make run`'s banner and the page served (asserted to
+    contain ``qs.expect``). HOME is ``tmp_path / "home"``."""
     clone, home = tmp_path / "pybernetes", tmp_path / "home"
     home.mkdir()
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    env = {**os.environ, "HOME": str(home), "PYB_PORT": str(_free_port()), "NO_COLOR": "1"}
+    env = {**os.environ, "HOME": str(home), "PYB_PORT": str(_free_port()), "NO_COLOR": "1", **qs.env}
     env.pop("KUBECONFIG", None)
     env.pop("VIRTUAL_ENV", None)
     log = open(tmp_path / "make-run.log", "wb")  # noqa: SIM115 - owned by the child
@@ -81,9 +111,7 @@ def test_readme_quick_start_on_a_fresh_clone(tmp_path):
         assert re.search(rf"kubeconfig +{re.escape(str(kubeconfig))}\n", text)
 
         host_port = 8181 if _port_free(8181) else _free_port()
-        container_port = 80 if os.geteuid() == 0 and _port_free(80) else _free_port()
-        run = subprocess.run([pyb, "run", "python", "1", "web", "-p", f"{host_port}:{container_port}", "--",
-                              "python3", "-m", "http.server", str(container_port)],
+        run = subprocess.run([pyb, "run", *qs.run_args(host_port, qs.container_port())],
                              cwd=clone, env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
         deadline = time.monotonic() + 90
@@ -91,7 +119,7 @@ def test_readme_quick_start_on_a_fresh_clone(tmp_path):
         while body is None and time.monotonic() < deadline:
             body = _get(f"http://127.0.0.1:{host_port}/")
             time.sleep(0.3)
-        assert body is not None and "Directory listing" in body
+        assert body is not None and qs.expect in body
 
         if shutil.which("kubectl"):
             kenv = {**env, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(tmp_path / "kc")}
@@ -114,3 +142,8 @@ def test_readme_quick_start_on_a_fresh_clone(tmp_path):
     while _get(f"http://127.0.0.1:{host_port}/") is not None and time.monotonic() < deadline:
         time.sleep(0.3)
     assert _get(f"http://127.0.0.1:{host_port}/") is None
+    return text, body
+
+
+def test_readme_quick_start_on_a_fresh_clone(tmp_path):
+    run_quick_start(tmp_path, process_quick_start())
