@@ -32,7 +32,7 @@ from tests.integration.kubelet.conftest import (
     wait_for,
 )
 
-__all__ = ["wait_for", "BUSYBOX"]
+__all__ = ["wait_for", "BUSYBOX", "podman_service", "require_podman", "remove_containers_of"]
 
 BUSYBOX = "busybox:latest"
 _INSTALL = ROOT / "scripts" / "install-podman"
@@ -54,18 +54,15 @@ def _podman_ready() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def podman_endpoint():
-    why = _podman_ready()
-    if why is not None:
-        pytest.skip(f"NO PODMAN, docker runtime e2e skipped: {why}")
-    if os.geteuid() != 0:
-        pytest.skip("NO ROOT: the docker runtime e2e suite runs rootful podman (networking, port publishing)")
-    tmp = Path(tempfile.mkdtemp(prefix="pyb-podman-"))
+@contextlib.contextmanager
+def podman_service(tmp: Path, *, env: dict[str, str] | None = None):
+    """``podman system service`` on a socket in ``tmp`` (with ``env`` added
+    to its environment) until the block ends; yields its endpoint. The
+    local busybox and pause images are loaded."""
     sock = tmp / "podman.sock"
     log = open(tmp / "service.log", "ab")  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"], stdout=log,
-                            stderr=log, start_new_session=True)
+                            stderr=log, start_new_session=True, env={**os.environ, **(env or {})})
     log.close()
     endpoint = f"unix://{sock}"
     try:
@@ -92,6 +89,25 @@ def podman_endpoint():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def require_podman() -> None:
+    """Skip (loudly) where rootful Podman cannot be used."""
+    why = _podman_ready()
+    if why is not None:
+        pytest.skip(f"NO PODMAN, docker runtime e2e skipped: {why}")
+    if os.geteuid() != 0:
+        pytest.skip("NO ROOT: the docker runtime e2e suite runs rootful podman (networking, port publishing)")
+
+
+@pytest.fixture(scope="session")
+def podman_endpoint():
+    require_podman()
+    tmp = Path(tempfile.mkdtemp(prefix="pyb-podman-"))
+    try:
+        with podman_service(tmp) as endpoint:
+            yield endpoint
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 

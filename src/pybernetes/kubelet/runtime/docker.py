@@ -22,7 +22,10 @@ them.
 Fields the kubelet's :class:`ContainerConfig` does not carry (resources,
 securityContext, imagePullPolicy, terminationMessagePath, ports) are read
 from the pod itself through ``pod_source(uid)``, as dockershim's
-DockerManager received the whole pod.
+DockerManager received the whole pod. Registry credentials for a pull come
+from the pod's imagePullSecrets (or its service account's), read through
+``get_object(kind, namespace, name)`` when a pull actually happens (see
+docker_auth.py for the matching rules).
 """
 
 from __future__ import annotations
@@ -36,11 +39,18 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .docker_auth import (
+    PullSecretError,
+    RegistryAuth,
+    aggregate_errors,
+    keyring_from_secrets,
+    pull_secret_names,
+)
 from .docker_config import (
     LABEL_CONTAINER_NAME,
     LABEL_POD_NAME,
@@ -224,7 +234,8 @@ class DockerRuntime:
                  node_ip: str | None = None, pod_infra_image: str = PAUSE_IMAGE,
                  pod_source: Callable[[str], Mapping | None] | None = None, log_max_size: int = 10 * 1024 * 1024,
                  log_max_files: int = 5, as_root: bool | None = None, max_workers: int = 64,
-                 build_missing_images: bool = True, start_concurrency: int = 8):
+                 build_missing_images: bool = True, start_concurrency: int = 8,
+                 get_object: Callable[[str, str, str], Awaitable[Mapping | None]] | None = None):
         import docker
 
         self.root = os.path.abspath(root)
@@ -233,6 +244,7 @@ class DockerRuntime:
         self.node_ip = node_ip or host_ip()
         self.pod_infra_image = pod_infra_image
         self.pod_source = pod_source
+        self.get_object = get_object  # async (kind, namespace, name) -> object | None: pull secrets
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
         self.as_root = (os.geteuid() == 0) if as_root is None else as_root
@@ -313,7 +325,7 @@ class DockerRuntime:
             with contextlib.suppress(docker.errors.NotFound):
                 self.client.api.start(old.id)
                 return self._inspect_sandbox(old.id)
-        self._ensure_image(self.pod_infra_image, "IfNotPresent", pod_uid=config.uid)
+        self._ensure_image(self.pod_infra_image, "IfNotPresent", pod_uid=config.uid, pod=pod)
         spec = (pod or {}).get("spec") or {}
         host_network = bool(spec.get("hostNetwork"))
         host: dict = {"ipc_mode": "shareable"}
@@ -388,7 +400,7 @@ class DockerRuntime:
         return sb.ip if sb is not None else ""
 
     # -- images --------------------------------------------------------------
-    def _ensure_image(self, image: str, policy: str, *, pod_uid: str) -> str:
+    def _ensure_image(self, image: str, policy: str, *, pod_uid: str, pod: Mapping | None = None) -> str:
         """Make the image present per ``policy``; returns its id. Raises
         :class:`ImagePullError`. Blocking."""
         import docker.errors
@@ -418,7 +430,10 @@ class DockerRuntime:
         if now < until:
             raise ImagePullError("ImagePullBackOff", f'Back-off pulling image "{image}"', image=image,
                                  retry_after=until - now)
-        error = self._pull(image)
+        try:
+            error = self._pull(image, self._credentials(pod, image))
+        except PullSecretError as e:
+            error = str(e)
         if error is None:
             self._pull_backoff.pop(key, None)
             return self.client.api.inspect_image(image)["Id"]
@@ -426,18 +441,68 @@ class DockerRuntime:
         self._pull_backoff[key] = (time.monotonic() + delay, delay)
         raise ImagePullError("ErrImagePull", error, image=image, retry_after=delay)
 
-    def _pull(self, image: str) -> str | None:
-        """Pull through the engine; the engine's error message, or None."""
+    def _pull(self, image: str, auths: Sequence[RegistryAuth] = ()) -> str | None:
+        """Pull through the engine, with each candidate credential in turn
+        until one succeeds (none: one pull without); None, or the engine's
+        error messages as Kubernetes aggregates them."""
+        errors = []
+        for auth in auths or (None,):
+            error = self._pull_once(image, auth)
+            if error is None:
+                return None
+            errors.append(error)
+        return aggregate_errors(errors)
+
+    def _pull_once(self, image: str, auth: RegistryAuth | None) -> str | None:
         import docker.errors
 
         repo, tag = _split_image(image)
+        kwargs = {"auth_config": auth.auth_config()} if auth is not None else {}
         try:
-            for line in self.client.api.pull(repo, tag=tag, stream=True, decode=True):
+            for line in self.client.api.pull(repo, tag=tag, stream=True, decode=True, **kwargs):
                 if isinstance(line, dict) and line.get("error"):
                     return str(line["error"])
         except docker.errors.APIError as e:
             return str(e.explanation or e)
         return None
+
+    def _credentials(self, pod: Mapping | None, image: str) -> list[RegistryAuth]:
+        """Candidate credentials for pulling ``image`` for ``pod`` (blocking:
+        called from the pool while the event loop reads the secrets)."""
+        if self.get_object is None or pod is None or self._loop is None:
+            return []
+        ring = asyncio.run_coroutine_threadsafe(self._pull_keyring(pod), self._loop).result(timeout=60)
+        return ring.lookup(image) if ring is not None else []
+
+    async def _pull_keyring(self, pod: Mapping):
+        """The pod's pull secrets as a keyring (None without any). A secret
+        that cannot be read is skipped, as the kubelet does ("the image pull
+        may not succeed"); one that does not parse raises PullSecretError."""
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        namespace = meta.get("namespace") or "default"
+        account = None
+        if not spec.get("imagePullSecrets"):
+            account = await self._get_quietly("serviceaccounts", namespace,
+                                              spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        names = pull_secret_names(pod, account)
+        if not names:
+            return None
+        secrets = []
+        for name in names:
+            secret = await self._get_quietly("secrets", namespace, name)
+            if secret is None:
+                log.warning("pod %s/%s: unable to retrieve pull secret %s/%s, the image pull may not succeed",
+                            namespace, meta.get("name", ""), namespace, name)
+                continue
+            secrets.append(secret)
+        return keyring_from_secrets(secrets)
+
+    async def _get_quietly(self, kind: str, namespace: str, name: str) -> Mapping | None:
+        try:
+            return await self.get_object(kind, namespace, name)
+        except Exception as e:  # noqa: BLE001 - unknown kind, API down: pull without it
+            log.debug("reading %s %s/%s for a pull: %r", kind, namespace, name, e)
+            return None
 
     def _image_ref(self, image_id: str) -> str:
         ref = self._image_refs.get(image_id)
@@ -484,7 +549,7 @@ class DockerRuntime:
                         sandbox_id: str) -> _Container:
         import docker.errors
 
-        image_id = self._ensure_image(config.image, pull_policy(spec, config.image), pod_uid=config.pod_uid)
+        image_id = self._ensure_image(config.image, pull_policy(spec, config.image), pod_uid=config.pod_uid, pod=pod)
         cdir = os.path.join(self._sandbox_dir(config.pod_uid), f"{config.name}_{config.attempt}")
         os.makedirs(cdir, exist_ok=True)
         term_file = os.path.join(cdir, "termination-log")
