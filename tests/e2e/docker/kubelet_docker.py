@@ -43,7 +43,8 @@ def docker_kubelet(client, config, *, endpoint: str | None, infra_image: str) ->
 
     kubelet.runtime = DockerRuntime(kubelet.root, on_exit=kubelet._on_container_exit, endpoint=endpoint,
                                     node_ip=kubelet.node_ip, pod_infra_image=infra_image, pod_source=pod_source,
-                                    log_max_size=config.log_max_size, log_max_files=config.log_max_files)
+                                    log_max_size=config.log_max_size, log_max_files=config.log_max_files,
+                                    get_object=kubelet.get_object)
     kubelet.host_ports = NoHostPortRelay()
     return kubelet
 
