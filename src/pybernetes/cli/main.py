@@ -202,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="stop the cluster `pyb up --detach` started")
     add_down_args(p)
     p.set_defaults(func=cmd_down)
+    from .migrate import add_migrate_args, cmd_migrate
+    p = sub.add_parser("migrate", help="copy a cluster's objects from one storage to another (sqlite -> etcd)")
+    add_migrate_args(p)
+    p.set_defaults(func=cmd_migrate)
     add_kubecfg_commands(sub)
     return parser
 
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Commands whose own output is the interface: component logs only with -v.
-_QUIET = frozenset({"up", "down", "list", "get", "create", "update", "delete", "run", "resize", "stop", "rm",
+_QUIET = frozenset({"up", "down", "migrate", "list", "get", "create", "update", "delete", "run", "resize", "stop", "rm",
                     "rollingupdate", "logs"})
 
 
