@@ -47,13 +47,16 @@ class EtcdOptions:
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
+    # Recent events kept in memory: one etcd watch feeds every HTTP watch (0: one etcd watch each).
+    watch_cache_size: int = 5000
 
     def storage_opts(self) -> dict:
         """Keyword arguments for ``open_storage("etcd", ...)``."""
         prefix = self.prefix.rstrip("/")
         prefix = prefix.removesuffix(DEFAULT_ETCD_PREFIX)
         return {"endpoints": list(self.servers), "prefix": prefix, "ca_file": self.ca_file,
-                "cert_file": self.cert_file, "key_file": self.key_file}
+                "cert_file": self.cert_file, "key_file": self.key_file,
+                "watch_cache_size": self.watch_cache_size}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ class APIServer:
         try:
             async with asyncio.timeout(ETCD_START_TIMEOUT):
                 await self.storage.current_revision()
+                # Watches from any revision after this one are then served from memory.
+                await self.storage.start_watch_cache()
         except (TimeoutError, StorageError) as e:
             servers = ",".join(self.opts.etcd.servers)
             detail = str(e) or f"no answer within {ETCD_START_TIMEOUT:.0f}s"

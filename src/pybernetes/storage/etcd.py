@@ -48,6 +48,7 @@ import grpc
 from aetcd import rpc
 
 from .etcd_endpoints import REQUIRE_LEADER, Connection, EndpointPool, parse_endpoints
+from .etcd_watch_cache import EtcdWatchCache
 from .interface import (
     AlreadyExists,
     Compacted,
@@ -104,6 +105,9 @@ class EtcdConfig:
     watch_reconnect_timeout: float = 30.0  # a broken watch keeps retrying this long
     watch_buffer: int = 1000  # events read ahead per watcher (then etcd holds them)
     compact_key: str = "compact_rev_key"  # Kubernetes' key: apiservers of any kind agree
+    # Events kept by the shared watch cache (0: every watcher is its own etcd stream).
+    watch_cache_size: int = 0
+    watch_cache_lag: int = 10_000  # with the cache: events a watcher may lag before WatchExpired
 
 
 def _range_end(key: bytes) -> bytes:
@@ -141,6 +145,8 @@ class EtcdStorage(Storage):
         watch_reconnect_timeout: float = 30.0,
         watch_buffer: int = 1000,
         compact_key: str = "compact_rev_key",
+        watch_cache_size: int = 0,
+        watch_cache_lag: int = 10_000,
     ) -> None:
         if isinstance(endpoints, str):
             endpoints = tuple(u.strip() for u in endpoints.split(",") if u.strip())
@@ -155,6 +161,8 @@ class EtcdStorage(Storage):
             watch_reconnect_timeout=watch_reconnect_timeout,
             watch_buffer=max(1, watch_buffer),
             compact_key=compact_key,
+            watch_cache_size=max(0, watch_cache_size),
+            watch_cache_lag=max(1, watch_cache_lag),
         )
         if (cert_file is None) != (key_file is None):
             raise ValueError("etcd TLS: cert_file and key_file go together")
@@ -173,8 +181,13 @@ class EtcdStorage(Storage):
         self._compact_key = compact_key.encode()
         self._rev = 0  # highest header revision seen (for "watch from now")
         self._compacted = 0  # highest compaction this client made or was told of
-        self._watches: set[EtcdWatch] = set()
+        self._watches: set[Watch] = set()
         self._closed = False
+        self._cache = (
+            EtcdWatchCache(self, size=watch_cache_size, max_buffer=self.config.watch_cache_lag)
+            if watch_cache_size > 0
+            else None
+        )
 
     # ----- keys ------------------------------------------------------------
 
@@ -475,9 +488,19 @@ class EtcdStorage(Storage):
         revision this client has seen" (or etcd's "now" if it has seen none)."""
         if start_revision <= 0 and self._rev:
             start_revision = self._rev + 1
-        w = EtcdWatch(self, prefix, start_revision=max(start_revision, 0))
+        w: Watch
+        if self._cache is not None:
+            w = _CachedWatch(self, prefix, start_revision=max(start_revision, 0))
+        else:
+            w = EtcdWatch(self, prefix, start_revision=max(start_revision, 0))
         self._watches.add(w)
         return w
+
+    async def start_watch_cache(self) -> None:
+        """Start the shared watch feed now rather than at the first watch, so
+        watches from revisions after this serve from memory. No-op without one."""
+        if self._cache is not None:
+            await self._cache.start()
 
     # ----- compaction ----------------------------------------------------------
 
@@ -570,6 +593,8 @@ class EtcdStorage(Storage):
         self._closed = True
         for w in list(self._watches):
             await w.close()
+        if self._cache is not None:
+            await self._cache.close()
         await self._pool.close()
 
 
@@ -732,6 +757,45 @@ class EtcdWatch(Watch):
 
 class _StreamBroken(Exception):
     pass
+
+
+class _CachedWatch(Watch):
+    """A watch through the store's :class:`EtcdWatchCache`, chosen on first read:
+    from memory when the cache covers ``start_revision``, else its own etcd stream."""
+
+    def __init__(self, store: EtcdStorage, prefix: str, *, start_revision: int) -> None:
+        self._store = store
+        self._prefix = prefix
+        self._start = start_revision
+        self._inner: Watch | None = None
+        self._closed = False
+
+    async def __anext__(self) -> WatchEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._inner is None:
+            cache = self._store._cache
+            assert cache is not None
+            inner = await cache.watch(self._prefix, start_revision=self._start)
+            if inner is None:
+                inner = EtcdWatch(self._store, self._prefix, start_revision=self._start)
+            if self._closed:  # closed while choosing
+                await inner.close()
+                raise StopAsyncIteration
+            self._inner = inner
+        try:
+            return await self._inner.__anext__()
+        except StopAsyncIteration:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._store._watches.discard(self)
+        if self._inner is not None:
+            await self._inner.close()
 
 
 def _read(path: str | None) -> bytes | None:
