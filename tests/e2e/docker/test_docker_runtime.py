@@ -5,6 +5,7 @@ entrypoint, exec, log resumption, adoption by a second runtime object."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -70,6 +71,32 @@ async def test_pull_failures_and_backoff_reasons(runtime):
     with pytest.raises(ImagePullError) as e:
         await runtime.start_container(_config(uid, "l", BUSYBOX_IMAGE, ("true",)))
     assert e.value.reason == "ErrImagePull"
+
+
+async def test_an_image_removed_after_use_is_looked_for_again(runtime, podman_endpoint):
+    """The runtime remembers images it saw present (no inspect per
+    container); one removed behind its back is looked for again — and, not
+    pullable here, reported as ErrImagePull rather than a create failure."""
+    import docker
+
+    image = f"pyb-test/vanishing:{uuid.uuid4().hex[:8]}"
+    client = docker.DockerClient(base_url=podman_endpoint, version="1.41")
+    try:
+        repo, tag = image.split(":")
+        client.api.tag(BUSYBOX_IMAGE, repo, tag)
+        spec = {"name": "c", "image": image, "imagePullPolicy": "IfNotPresent", "command": ["true"]}
+        uid = await _sandbox(runtime, [spec])
+        first = await runtime.start_container(_config(uid, "c", image, ("true",)))
+        await wait_for(lambda: runtime.container_status(first.id).state == "exited", what="exit")
+        await runtime.remove_container(first.id)
+        client.api.remove_image(image)
+        with pytest.raises(ImagePullError) as e:
+            await runtime.start_container(_config(uid, "c", image, ("true",), attempt=1))
+        assert e.value.reason == "ErrImagePull" and "vanishing" in e.value.message
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):  # removed above unless the test failed first
+            client.api.remove_image(image)
+        client.close()
 
 
 async def test_image_cmd_exec_and_adoption_with_log_resumption(runtime, tmp_path, podman_endpoint):
