@@ -190,7 +190,8 @@ async def bench_etcd(tmp: str, urls: list[str], args: argparse.Namespace) -> dic
     run_dir = tempfile.mkdtemp(dir=tmp)
     prefix = f"/bench-{uuid.uuid4().hex[:6]}/registry"  # a fresh keyspace per run
     proc, url = start_apiserver(os.path.join(run_dir, "api"),
-                                ("--storage", "etcd", "--etcd-servers", ",".join(urls), "--etcd-prefix", prefix))
+                                ("--storage", "etcd", "--etcd-servers", ",".join(urls), "--etcd-prefix", prefix,
+                                 *(("--no-watch-cache",) if args.no_watch_cache else ())))
     try:
         api = await api_bench(url, args.pods, args.concurrency, args.watchers)
     finally:
@@ -244,6 +245,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--storage", default="sqlite", choices=["sqlite", "etcd", "both"])
     ap.add_argument("--members", type=int, default=1, choices=(1, 3), help="etcd members to start")
+    ap.add_argument("--no-watch-cache", action="store_true", help="etcd: one etcd watch per HTTP watch")
     ap.add_argument("--repeat", type=int, default=1, help="runs per backend; medians are printed")
     ap.add_argument("--pods", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=16)

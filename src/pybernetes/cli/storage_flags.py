@@ -27,6 +27,9 @@ def add_storage_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--etcd-cafile", default=None, help="CA that signed etcd's serving certificates")
     g.add_argument("--etcd-certfile", default=None, help="client certificate for etcd (with --etcd-keyfile)")
     g.add_argument("--etcd-keyfile", default=None, help="its private key")
+    g.add_argument("--watch-cache", default=True, action=argparse.BooleanOptionalAction,
+                   help="serve watches from one etcd watch and recent events kept in memory (default); "
+                        "--no-watch-cache gives every watch its own etcd watch")
 
 
 def etcd_options(args: argparse.Namespace, *, command: str) -> EtcdOptions | None:
@@ -52,5 +55,6 @@ def etcd_options(args: argparse.Namespace, *, command: str) -> EtcdOptions | Non
         scheme = url.split("://", 1)[0] if "://" in url else ""
         if scheme not in ("", "http", "https", "unix", "unixs"):
             raise SystemExit(f"{command}: --etcd-servers {url}: expected http://HOST:PORT or https://HOST:PORT")
+    cache = {} if getattr(args, "watch_cache", True) else {"watch_cache_size": 0}
     return EtcdOptions(servers=servers, prefix=args.etcd_prefix, ca_file=args.etcd_cafile,
-                       cert_file=args.etcd_certfile, key_file=args.etcd_keyfile)
+                       cert_file=args.etcd_certfile, key_file=args.etcd_keyfile, **cache)

@@ -554,6 +554,8 @@ def _etcd_argv(etcd) -> list[str]:
     if etcd is None:
         return []
     argv = ["--etcd-servers", ",".join(etcd.servers), "--etcd-prefix", etcd.prefix]
+    if not etcd.watch_cache_size:
+        argv.append("--no-watch-cache")
     for flag, value in (("--etcd-cafile", etcd.ca_file), ("--etcd-certfile", etcd.cert_file),
                         ("--etcd-keyfile", etcd.key_file)):
         if value:
