@@ -211,7 +211,7 @@ def _http_get(url: str) -> str:
 
 def _session(pid: int) -> int | None:
     with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[4])  # fields after comm: state ppid pgrp session
+        return int(f.read().rsplit(")", 1)[1].split()[3])  # after comm: state ppid pgrp session
     return None
 
 
