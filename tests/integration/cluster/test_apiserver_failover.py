@@ -5,8 +5,10 @@ from their last resourceVersion without missing or repeating an event."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 from pybernetes.client import Informer, errors
+from pybernetes.client.kubeconfig import APISERVERS_ENV
 
 from .conftest import new_namespace, wait_for
 
@@ -96,3 +98,40 @@ async def test_writes_through_one_apiserver_are_watched_on_the_other(etcd_apiser
             seen.append((ev.type, ev.object["metadata"]["name"]))
             break
     assert seen == [("ADDED", "cm01")]
+
+
+def _rc(name: str, replicas: int) -> dict:
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"app": name},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+async def _pod_count(client, ns: str, app: str) -> int:
+    return len((await client.pods(ns).list(label_selector=f"app={app}"))["items"])
+
+
+async def test_a_component_fails_over_with_pyb_apiservers(etcd_apiservers, make_client, components):
+    """`pyb controller-manager` with a kubeconfig naming apiserver a and
+    $PYB_APISERVERS listing both: a dies, it carries on through b — its
+    informers resume, it keeps its Lease, and acts on objects created on b."""
+    a, b = etcd_apiservers(2)
+    env = {**os.environ, APISERVERS_ENV: f"{a.url},{b.url}"}
+    manager = components(["controller-manager", "--kubeconfig", str(a.kubeconfig), "--controllers", "replication"],
+                         ready="controller-manager started", env=env)
+    identity = manager.first_line.rsplit("(", 1)[1].strip().rstrip(")")
+    via_b = make_client(b.url)
+    ns = await new_namespace(via_b)
+    await via_b.replication_controllers(ns).create(_rc("before", 2))
+    await wait_for(lambda: _is(_pod_count(via_b, ns, "before"), 2), what="pods for the first RC")
+
+    a.kill()
+    await via_b.replication_controllers(ns).create(_rc("after", 3))
+    await wait_for(lambda: _is(_pod_count(via_b, ns, "after"), 3), what="pods for an RC made after a died")
+    lease = await via_b.leases("kube-system").get("kube-controller-manager")
+    assert lease["spec"]["holderIdentity"] == identity and manager.running, "it kept its lease"
+    assert "failing over to " + b.url in manager.log.read_text()
+
+
+async def _is(awaitable, expected) -> bool:
+    return await awaitable == expected
