@@ -32,11 +32,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def etcd_apiserver(data_dir: Path, urls: list[str], *, prefix: str) -> APIServerProcess:
+def etcd_apiserver(data_dir: Path, urls: list[str], *, prefix: str, extra: tuple[str, ...] = ()) -> APIServerProcess:
     """An (unstarted) plain-HTTP apiserver on etcd at ``urls`` under ``prefix``."""
     return APIServerProcess(data_dir, extra_args=(
         "--storage", "etcd", "--etcd-servers", ",".join(urls), "--etcd-prefix", prefix,
-        "--compaction-interval", "3600"))
+        "--compaction-interval", "3600", *extra))
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +71,17 @@ def fresh_etcd3(tmp_path) -> Iterator[EtcdCluster]:
 
 @pytest.fixture
 def apiservers(tmp_path) -> Iterator[Callable[..., list[APIServerProcess]]]:
-    """``apiservers(urls, n=2)``: n started apiservers sharing etcd under a fresh
+    """``apiservers(urls, n=2, extra=())``: n started apiservers sharing etcd under a fresh
     prefix (each may be given its own member order); all stopped at the end."""
     started: list[APIServerProcess] = []
     prefix = f"/t-{uuid.uuid4().hex[:8]}/registry"
 
-    def start(urls: list[str] | list[list[str]], n: int = 2) -> list[APIServerProcess]:
+    def start(urls: list[str] | list[list[str]], n: int = 2, extra: tuple[str, ...] = ()) -> list[APIServerProcess]:
         out = []
         for i in range(n):
             member_urls = urls[i] if urls and isinstance(urls[0], list) else urls
-            server = etcd_apiserver(tmp_path / f"apiserver-{len(started)}", member_urls, prefix=prefix)
+            server = etcd_apiserver(tmp_path / f"apiserver-{len(started)}", member_urls, prefix=prefix,
+                                    extra=extra)
             started.append(server)
             out.append(server.start())
         return out

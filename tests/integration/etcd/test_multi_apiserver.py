@@ -25,9 +25,9 @@ def etcd_urls(request) -> list[list[str]]:
     return [urls, urls[1:] + urls[:1]]
 
 
-@pytest.fixture
-async def pair(apiservers, etcd_urls):
-    a, b = apiservers(etcd_urls, n=2)
+@pytest.fixture(params=["watch-cache", "no-watch-cache"])
+async def pair(request, apiservers, etcd_urls):
+    a, b = apiservers(etcd_urls, n=2, extra=(f"--{request.param}",))
     ca, cb = Client(servers=[a.url]), Client(servers=[b.url])
     try:
         yield ca, cb
