@@ -1,102 +1,53 @@
-"""Shell scripts that start one container of the process runtime.
+"""What starts one container of the process runtime: the *launch spec* the
+spawn helper executes (spawn_helper.py), and the command that runs another
+process inside a running container (exec probes, hooks).
 
-``shim.sh`` (the container's "conmon") is what the runtime spawns, in a new
-session: it keeps the container's stdout/stderr FIFOs open (so output written
-while no kubelet reads them waits in the pipe instead of killing the
-container with SIGPIPE), starts ``start.sh`` in the background, records the
-container's pid, waits for it and writes its exit code to ``exit`` — all
-without the kubelet, so a kubelet restart loses nothing. The shim traps
-TERM/INT/HUP so a signal sent to the container's process group reaches the
-container but leaves the shim alive to record the exit.
-
-``start.sh`` builds the container's view of the filesystem and execs the
-command. As root: a private mount namespace (``unshare -m``) whose root is an
-overlay of the host's ``/`` (writes land in the container's ``upper`` dir),
-with /proc, /dev and /sys rbound, the kubelet's root hidden under a tmpfs,
-each volume bind-mounted at its mountPath (read-only if asked), then chroot.
-Not as root (no mount namespaces): the documented fallback runs the command
-on the host with the working directory under the container's ``rootfs``
-directory, where each volume appears as a symlink at its mountPath; the
-variable ``PYB_CONTAINER_ROOT`` names that directory, so a mount at
-``/data`` is ``$PYB_CONTAINER_ROOT/data``.
+The spec names the container's directory, its argv and complete environment
+(``PATH`` and ``HOSTNAME`` added when the pod does not set them), working
+directory and mounts, and whether to isolate it. As root the container gets a
+private mount namespace whose root is an overlay of the host's ``/``, with
+the kubelet's root (``hidden_dirs``) covered, each volume at its mountPath,
+then chroot. Not as root (no mount namespaces) the documented fallback runs
+the command on the host with the working directory under the container's
+``rootfs`` directory, where each volume appears as a symlink at its
+mountPath; the variable ``PYB_CONTAINER_ROOT`` names that directory, so a
+mount at ``/data`` is ``$PYB_CONTAINER_ROOT/data``.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
-import shlex
 
 from .interface import ContainerConfig
 
-__all__ = ["shim_script", "start_script", "exec_argv", "ROOTLESS_ROOT_ENV"]
+__all__ = ["launch_spec", "container_env", "exec_argv", "ROOTLESS_ROOT_ENV", "DEFAULT_PATH"]
 
 ROOTLESS_ROOT_ENV = "PYB_CONTAINER_ROOT"
-_q = shlex.quote
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def shim_script(container_dir: str, *, as_root: bool) -> str:
-    d = _q(container_dir)
-    # The container's pid is the one `wait`ed on: unshare and sh exec into the command.
-    launch = "unshare -m --propagation private /bin/sh" if as_root else "/bin/sh"
-    return f"""#!/bin/sh
-# pybernetes process-runtime shim (generated)
-D={d}
-exec 3<>"$D/stdout.fifo" 4<>"$D/stderr.fifo"
-trap : TERM INT HUP
-{launch} "$D/start.sh" 3<&- 4<&- </dev/null >"$D/stdout.fifo" 2>"$D/stderr.fifo" &
-child=$!
-echo $child >"$D/pid.tmp" && mv "$D/pid.tmp" "$D/pid"
-while :; do wait $child; rc=$?; kill -0 $child 2>/dev/null || break; done
-echo $rc >"$D/exit.tmp" && mv "$D/exit.tmp" "$D/exit"
-exit $rc
-"""
-
-
-def _env_args(config: ContainerConfig, extra: dict[str, str] | None = None) -> str:
+def container_env(config: ContainerConfig, extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The container's whole environment, in order (later duplicates win)."""
     pairs = list(config.env) + list((extra or {}).items())
     if not any(k == "PATH" for k, _ in pairs):
-        pairs.insert(0, ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
+        pairs.insert(0, ("PATH", DEFAULT_PATH))
     if not any(k == "HOSTNAME" for k, _ in pairs):
         pairs.append(("HOSTNAME", config.pod_name))
-    return " ".join(_q(f"{k}={v}") for k, v in pairs)
+    return pairs
 
 
-def start_script(config: ContainerConfig, *, container_dir: str, hidden_dirs: tuple[str, ...],
-                 as_root: bool) -> str:
-    argv = " ".join(_q(a) for a in config.argv)
-    lines = ["#!/bin/sh", "# pybernetes process-runtime container start (generated)", "set -e"]
-    if as_root:
-        root = posixpath.join(container_dir, "rootfs")
-        upper, work = posixpath.join(container_dir, "upper"), posixpath.join(container_dir, "work")
-        lines.append(f"M={_q(root)}")
-        lines.append(f"mount -t overlay overlay -o lowerdir=/,upperdir={_q(upper)},workdir={_q(work)} \"$M\"")
-        lines.append('for x in proc dev sys; do mount --rbind "/$x" "$M/$x"; done')
-        for hidden in hidden_dirs:
-            # Other pods' volumes and logs (secrets!) stay out of sight.
-            lines.append(f'if [ -d "$M"{_q(hidden)} ]; then mount -t tmpfs -o size=4k,mode=0755 none "$M"{_q(hidden)}; fi')
-        for m in config.mounts:
-            target = '"$M"' + _q(posixpath.normpath("/" + m.container_path))
-            if os.path.isdir(m.host_path):
-                lines.append(f"mkdir -p {target}")
-            else:
-                lines.append(f"mkdir -p \"$(dirname {target})\" && touch {target}")
-            lines.append(f"mount --bind {_q(m.host_path)} {target}")
-            if m.read_only:
-                lines.append(f"mount -o remount,bind,ro {target}")
-        wd = config.working_dir or "/"
-        lines.append(f"exec chroot \"$M\" env -i --chdir={_q(wd)} {_env_args(config)} {argv}")
-    else:
-        root = posixpath.join(container_dir, "rootfs")
-        lines.append(f"M={_q(root)}")
-        for m in config.mounts:
-            target = '"$M"' + _q(posixpath.normpath("/" + m.container_path))
-            lines.append(f"mkdir -p \"$(dirname {target})\" && ln -sfn {_q(m.host_path)} {target}")
-        wd = posixpath.join(root, (config.working_dir or "/").lstrip("/"))
-        lines.append(f"mkdir -p {_q(wd)}")
-        env = _env_args(config, {ROOTLESS_ROOT_ENV: root})
-        lines.append(f"exec env -i --chdir={_q(wd)} {env} {argv}")
-    return "\n".join(lines) + "\n"
+def launch_spec(config: ContainerConfig, *, container_dir: str, log_dir: str, hidden_dirs: tuple[str, ...],
+                as_root: bool, state: dict | None = None) -> dict:
+    """The JSON-ready request for the spawn helper. ``state`` (the task state
+    to save) is written to ``state.json`` by the container's shim, with its
+    pid, kernel start time and ``started_at`` filled in."""
+    extra = None if as_root else {ROOTLESS_ROOT_ENV: posixpath.join(container_dir, "rootfs")}
+    return {
+        "dir": container_dir, "log_dir": log_dir, "as_root": as_root, "argv": list(config.argv),
+        "env": [list(p) for p in container_env(config, extra)], "working_dir": config.working_dir,
+        "mounts": [[m.host_path, m.container_path, m.read_only] for m in config.mounts],
+        "hidden": list(hidden_dirs) if as_root else [], "state": state,
+    }
 
 
 def exec_argv(config: ContainerConfig, *, pid: int, argv: list[str] | tuple[str, ...], as_root: bool,
@@ -106,8 +57,8 @@ def exec_argv(config: ContainerConfig, *, pid: int, argv: list[str] | tuple[str,
     envs = [f"{k}={v}" for k, v in config.env]
     if as_root:
         return ["nsenter", f"--target={pid}", "--mount", "--root", "--wd", "env", "-i",
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", *envs, *argv]
+                f"PATH={DEFAULT_PATH}", *envs, *argv]
     root = posixpath.join(container_dir, "rootfs")
     wd = posixpath.join(root, (config.working_dir or "/").lstrip("/"))
-    return ["env", "-i", f"--chdir={wd}", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    return ["env", "-i", f"--chdir={wd}", f"PATH={DEFAULT_PATH}",
             f"{ROOTLESS_ROOT_ENV}={root}", *envs, *argv]

@@ -3,15 +3,17 @@ with a shim, plus mount-namespace isolation when running as root).
 
 Layout under ``root`` (the kubelet's root dir)::
 
-    containers/<pod uid>/<name>_<attempt>/   state.json shim.sh start.sh pid exit
+    containers/<pod uid>/<name>_<attempt>/   state.json pid exit shim.log
                                             stdout.fifo stderr.fifo upper/ work/ rootfs/
     logs/<ns>_<pod>_<uid>/<name>/<attempt>.log   CRI-format log (see logs.py)
 
-A container runs under ``shim.sh`` (see launcher.py) in its own session and
-process group; the runtime watches the shim through a pidfd (no thread, no
-polling, works for adopted non-children too) and reads the container's exit
-code from the file the shim writes. Nothing here blocks the event loop for
-long: directory preparation and process spawning run in a worker thread.
+Containers are started by the spawn helper (spawner.py, spawn_helper.py), a
+small pre-started process: each container runs under its own shim process
+in its own session and process group. The runtime watches the shim through
+a pidfd (no thread, no polling, works for adopted non-children too) and
+reads the container's exit code from the file the shim writes. Starting a
+container costs the event loop one message to the helper and the log pump's
+setup; nothing here blocks the loop for long.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from .interface import (
     ContainerConfig,
@@ -35,8 +38,9 @@ from .interface import (
     ExitCallback,
     SandboxConfig,
 )
-from .launcher import exec_argv, shim_script, start_script
-from .logs import LogPump, open_fifo
+from .launcher import exec_argv, launch_spec
+from .logs import LogPump
+from .spawner import Spawner
 from .state import TaskState, load_state, save_state
 
 __all__ = ["ProcessRuntime", "host_ip"]
@@ -93,6 +97,7 @@ class ProcessRuntime:
         self.log_max_size = log_max_size
         self.log_max_files = log_max_files
         self._tasks: dict[str, _Task] = {}
+        self._spawner = Spawner()
         self._containers_root = os.path.join(self.root, "containers")
         self._logs_root = os.path.join(self.root, "logs")
         os.makedirs(self._containers_root, exist_ok=True)
@@ -165,61 +170,28 @@ class ProcessRuntime:
             created_at=time.time())
         for old in [t for t in self._tasks.values() if t.dir == cdir]:
             await self.remove_container(old.state.id)
+        if os.path.lexists(cdir):  # noqa: ASYNC240 - one lstat; a leftover of a lost task: start afresh
+            await asyncio.to_thread(_rmtree, cdir)
         log_path = self._log_path(state)
-        pid, fds = await asyncio.to_thread(self._prepare_and_spawn, config, cdir, state, log_path)
+        spec = launch_spec(config, container_dir=cdir, log_dir=os.path.dirname(log_path),
+                           hidden_dirs=(self.root,), as_root=self.as_root, state=asdict(state))
+        spawned = await self._spawner.spawn(spec)
+        state.shim_pid = spawned.shim_pid
+        state.shim_start_ticks = spawned.start_ticks
+        state.started_at = spawned.started_at
         task = _Task(state, cdir)
-        task.pump = LogPump(stdout_fifo=os.path.join(cdir, "stdout.fifo"),
-                            stderr_fifo=os.path.join(cdir, "stderr.fifo"), log_path=log_path,
-                            max_size=self.log_max_size, max_files=self.log_max_files, fds=fds)
-        self._tasks[cid] = task
-        self._watch(task, pid)
-        return self._status(task)
-
-    def _prepare_and_spawn(self, config: ContainerConfig, cdir: str, state: TaskState,
-                           log_path: str) -> tuple[int, tuple[int, int]]:
-        """One worker-thread hop per start: lay out the directory, open the
-        FIFOs for the log pump (before the container can write, or exit),
-        spawn the shim, save the state."""
-        self._prepare(config, cdir, state, log_path)
-        fds = (open_fifo(os.path.join(cdir, "stdout.fifo")), open_fifo(os.path.join(cdir, "stderr.fifo")))
         try:
-            pid = self._spawn_and_save(cdir, state)
+            task.pump = LogPump(stdout_fifo=os.path.join(cdir, "stdout.fifo"),
+                                stderr_fifo=os.path.join(cdir, "stderr.fifo"), log_path=log_path,
+                                max_size=self.log_max_size, max_files=self.log_max_files,
+                                fds=(spawned.stdout_fd, spawned.stderr_fd))
         except OSError:
-            for fd in fds:
-                os.close(fd)
+            os.close(spawned.stdout_fd)
+            os.close(spawned.stderr_fd)
             raise
-        return pid, fds
-
-    def _spawn_and_save(self, cdir: str, state: TaskState) -> int:
-        pid = self._spawn(cdir)
-        state.shim_pid = pid
-        state.shim_start_ticks = _start_ticks(pid) or 0
-        state.started_at = time.time()
-        save_state(cdir, state, new=True)
-        return pid
-
-    def _prepare(self, config: ContainerConfig, cdir: str, state: TaskState, log_path: str) -> None:
-        if os.path.exists(cdir):
-            _rmtree(cdir)
-        for sub in ("upper", "work", "rootfs"):
-            os.makedirs(os.path.join(cdir, sub))
-        os.mkfifo(os.path.join(cdir, "stdout.fifo"), 0o600)
-        os.mkfifo(os.path.join(cdir, "stderr.fifo"), 0o600)
-        with open(os.path.join(cdir, "shim.sh"), "w") as f:
-            f.write(shim_script(cdir, as_root=self.as_root))
-        with open(os.path.join(cdir, "start.sh"), "w") as f:
-            f.write(start_script(config, container_dir=cdir, hidden_dirs=(self.root,), as_root=self.as_root))
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-
-    @staticmethod
-    def _spawn(cdir: str) -> int:
-        shim_log = os.path.join(cdir, "shim.log")
-        actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_OPEN, 1, shim_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
-                   (os.POSIX_SPAWN_DUP2, 1, 2)]
-        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-        return os.posix_spawn("/bin/sh", ["/bin/sh", os.path.join(cdir, "shim.sh")], env,
-                              file_actions=actions, setsid=True)
+        self._tasks[cid] = task
+        self._watch(task, spawned.shim_pid)
+        return self._status(task)
 
     def _watch(self, task: _Task, pid: int) -> None:
         try:
@@ -412,6 +384,7 @@ class ProcessRuntime:
         return out
 
     async def close(self) -> None:
+        await self._spawner.close()
         loop = asyncio.get_running_loop()
         for task in self._tasks.values():
             if task.pidfd is not None:
