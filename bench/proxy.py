@@ -13,6 +13,10 @@ the proxy:
 
     python bench/proxy.py
     python bench/proxy.py --bulk-mb 512 --streams 2 --workers 64 --seconds 10
+    python bench/proxy.py --tcp-data-path asyncio   # the fallback data path
+
+The proxy's TCP data path (splice in the kernel, or asyncio transports) is
+printed with the results.
 """
 
 from __future__ import annotations
@@ -261,6 +265,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--pings", type=int, default=5000)
     ap.add_argument("--connects", type=int, default=1000)
+    ap.add_argument("--tcp-data-path", choices=("auto", "splice", "asyncio"), default="auto",
+                    help="the proxy's --tcp-data-path")
     args = ap.parse_args()
     if args.backend is not None:
         asyncio.run(run_backend(args.backend))
@@ -279,12 +285,14 @@ def main() -> None:
             procs.append(backend)
             backend_port = int(line.rsplit(" ", 1)[1])
             node_port = asyncio.run(_setup(api.kubeconfig, backend_port))
-            proxy, _ = _start([sys.executable, "-m", "pybernetes.cli.main", "proxy", "--kubeconfig",
-                               str(api.kubeconfig), "--service-cluster-ip-range", cidr],
-                              "proxy started", d / "proxy.log")
+            proxy, line = _start([sys.executable, "-m", "pybernetes.cli.main", "proxy", "--kubeconfig",
+                                  str(api.kubeconfig), "--service-cluster-ip-range", cidr,
+                                  "--tcp-data-path", args.tcp_data_path],
+                                 "proxy started", d / "proxy.log")
             procs.append(proxy)
+            path = line.partition("TCP data path: ")[2].rstrip(")") or "asyncio (not reported)"
             print(f"backend 127.0.0.1:{backend_port}, proxy NodePort 127.0.0.1:{node_port}, "
-                  f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+                  f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, proxy TCP data path: {path}")
             asyncio.run(measure(args, backend_port, node_port))
         finally:
             for p in reversed(procs):

@@ -24,6 +24,9 @@ def add_proxy_args(p: argparse.ArgumentParser) -> None:
                    help="listen on cluster IPs (--no-bind-cluster-ips: NodePorts only)")
     p.add_argument("--udp-timeout", type=float, default=0.25, help="seconds an idle UDP session lives")
     p.add_argument("--namespace", default=None, help="only this namespace's services (default: all)")
+    p.add_argument("--tcp-data-path", choices=("auto", "splice", "asyncio"), default="auto",
+                   help="how established TCP connections move bytes: splice (in the kernel, Linux), "
+                        "asyncio (transports); auto = splice where available")
 
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
@@ -31,7 +34,8 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         service_cluster_ip_range=args.service_cluster_ip_range,
         nodeport_addresses=tuple(a.strip() for a in args.nodeport_addresses.split(",") if a.strip()),
         manage_loopback=args.manage_loopback, bind_cluster_ips=args.bind_cluster_ips,
-        udp_idle_timeout=args.udp_timeout, namespace=args.namespace)
+        udp_idle_timeout=args.udp_timeout, namespace=args.namespace,
+        tcp_data_path=None if args.tcp_data_path == "auto" else args.tcp_data_path)
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -46,7 +50,7 @@ async def _run(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await proxy.start()
-        print("proxy started", flush=True)
+        print(f"proxy started (TCP data path: {proxy.tcp_data_path})", flush=True)
         await stop.wait()
     finally:
         with contextlib.suppress(Exception):

@@ -32,6 +32,9 @@ class ProxyConfig:
       is closed (kube-proxy's ``--udp-timeout``, 250 ms).
     - ``dial_timeouts``: per-attempt connect timeouts; each failed attempt moves
       to the next endpoint.
+    - ``tcp_data_path``: how established TCP connections move bytes:
+      ``"splice"`` (in the kernel, Linux), ``"asyncio"`` (transports); None =
+      splice where available.
     """
 
     service_cluster_ip_range: str = "10.0.0.0/24"
@@ -42,6 +45,7 @@ class ProxyConfig:
     dial_timeouts: tuple[float, ...] = DIAL_TIMEOUTS
     loopback_label: str = "lo:pyb"
     namespace: str | None = None  # None: every namespace
+    tcp_data_path: str | None = None
 
     def __post_init__(self) -> None:
         for cidr in self.service_cluster_ip_range.split(","):
@@ -50,6 +54,8 @@ class ProxyConfig:
             ipaddress.ip_address(addr)
         if not self.dial_timeouts:
             raise ValueError("dial_timeouts must not be empty")
+        if self.tcp_data_path not in (None, "splice", "asyncio"):
+            raise ValueError(f"tcp_data_path must be splice or asyncio, not {self.tcp_data_path!r}")
 
     @property
     def service_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -42,7 +42,7 @@ from .endpoints import (
     service_ports,
 )
 from .loopback import LoopbackAddresses, can_manage_loopback
-from .tcp import ConnectionSet, Target, TCPListener
+from .tcp import ConnectionSet, Target, TCPListener, default_data_path
 from .udp import UDPListener
 
 __all__ = ["ServiceProxy", "ListenerKey", "NOT_ROOT_MESSAGE"]
@@ -95,6 +95,7 @@ class ServiceProxy(Controller):
         self.loopback = LoopbackAddresses(label=self.config.loopback_label,
                                           networks=self.config.service_networks)
         self.conns = ConnectionSet()
+        self.tcp_data_path = self.config.tcp_data_path or default_data_path()
         self.listeners: dict[ListenerKey, Listener] = {}
         self._owner: dict[ListenerKey, str] = {}  # listener -> service key
         self._targets: dict[tuple[str, str, str], Target] = {}  # (svc key, port name, proto)
@@ -135,9 +136,9 @@ class ServiceProxy(Controller):
             except OSError as e:
                 log.warning("could not inspect lo: %s", e)
         self._run_task = asyncio.get_running_loop().create_task(self.run(), name="service-proxy")
-        log.info("service proxy started: %d services, nodePorts on %s, cluster IPs %s",
+        log.info("service proxy started: %d services, nodePorts on %s, cluster IPs %s, TCP data path %s",
                  len(self.services), ", ".join(self.config.nodeport_addresses),
-                 "on lo" if self.manage_loopback else "not managed (not root)")
+                 "on lo" if self.manage_loopback else "not managed (not root)", self.tcp_data_path)
 
     async def stop(self) -> None:
         """Close listeners and connections, remove the IPs this proxy added to lo."""
@@ -262,7 +263,7 @@ class ServiceProxy(Controller):
         listener: Listener
         if proto == "TCP":
             listener = TCPListener(host=host, port=port, target=target, conns=self.conns,
-                                   dial_timeouts=self.config.dial_timeouts)
+                                   dial_timeouts=self.config.dial_timeouts, data_path=self.tcp_data_path)
         else:
             listener = UDPListener(host=host, port=port, target=target, idle_timeout=self.config.udp_idle_timeout)
         try:

@@ -1,6 +1,14 @@
 """TCP: a listener per (address, port) and a byte pipe per accepted connection.
 
-Forwarding uses asyncio Protocols and transports directly (no StreamReader
+Two data paths, chosen per listener (``data_path``):
+
+- ``"splice"`` (Linux, the default where :func:`.splice.splice_available`):
+  the listener accepts and dials with plain non-blocking sockets and loop
+  callbacks (no transports, no task per connection), then hands both sockets
+  to :class:`.splice.SplicedConnection`, which moves the bytes in the kernel.
+- ``"asyncio"`` (everywhere else): asyncio Protocols and transports.
+
+The asyncio path uses asyncio Protocols and transports directly (no StreamReader
 copies, no per-chunk coroutine switches): each side's ``data_received``
 writes into the other side's transport, and transport flow control
 (``pause_writing``/``resume_writing``) pauses reading on the opposite side,
@@ -19,6 +27,7 @@ connection is reset at once.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 import struct
@@ -26,8 +35,11 @@ import sys
 from collections.abc import Callable
 
 from .balancer import NoEndpoints, RoundRobin
+from .splice import SplicedConnection, splice_available
 
-__all__ = ["TCPListener", "Target", "ConnectionSet"]
+__all__ = ["TCPListener", "Target", "ConnectionSet", "DATA_PATHS", "default_data_path"]
+
+DATA_PATHS = ("splice", "asyncio")
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +54,11 @@ _WRITE_COPIES = sys.version_info < (3, 12)
 # connection (an mmap/munmap pair each) halves the new-connection rate.
 _POOL: list[memoryview] = []
 _POOL_MAX = 32
+
+
+def default_data_path() -> str:
+    """``"splice"`` where the kernel offers it, else ``"asyncio"``."""
+    return "splice" if splice_available() else "asyncio"
 
 
 def _take_buffer() -> memoryview:
@@ -65,10 +82,11 @@ class Target:
 
 
 class ConnectionSet:
-    """The pipes alive in one proxy, so a clean stop can close them."""
+    """The connections alive in one proxy (dialling or forwarding, either data
+    path), so a clean stop can close them."""
 
     def __init__(self) -> None:
-        self.pipes: set[_Pipe] = set()
+        self.pipes: set[_Pipe | _SpliceConn] = set()
 
     def __len__(self) -> int:
         return len(self.pipes)
@@ -118,6 +136,22 @@ class _Pipe:
             if t is not None:
                 t.abort()
 
+    def lost(self, exc: Exception | None) -> None:
+        """One side is gone: a reset or broken pipe resets the other side, as
+        the splice path does; anything else closes it after a flush."""
+        if isinstance(exc, ConnectionError) and not self.closed:
+            self.closed = True
+            self.conns.pipes.discard(self)
+            for t in (self.client, self.upstream):
+                if t is not None:
+                    _reset(t)
+        else:
+            self.close()
+
+    def buffered(self) -> int:
+        """Bytes read from one side and not yet written to the other."""
+        return sum(t.get_write_buffer_size() for t in (self.client, self.upstream) if t is not None)
+
 
 class _Reader:
     """Reads into one reused buffer (``BufferedProtocol``): no new bytes object,
@@ -157,7 +191,7 @@ class _UpstreamSide(_Reader, asyncio.BufferedProtocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.pipe.close()
+        self.pipe.lost(exc)
         _give_buffer(self.buf)
         self.buf = None  # type: ignore[assignment]
 
@@ -251,7 +285,7 @@ class _ClientSide(_Reader, asyncio.BufferedProtocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.pipe.close()
+        self.pipe.lost(exc)
         _give_buffer(self.buf)
         self.buf = None  # type: ignore[assignment]
 
@@ -265,23 +299,173 @@ class _ClientSide(_Reader, asyncio.BufferedProtocol):
             up.resume_reading()
 
 
+def _reset_socket(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    except OSError:
+        pass
+    sock.close()
+
+
+class _SpliceConn:
+    """One accepted connection on the splice path: dial (the same attempts,
+    failover and affinity reset as ``_ClientSide._dial``, with callbacks and
+    timers instead of a task), then a :class:`SplicedConnection`."""
+
+    __slots__ = ("listener", "loop", "client", "client_ip", "target", "attempt", "up", "timer", "spliced",
+                 "closed")
+
+    def __init__(self, listener: TCPListener, client: socket.socket, client_ip: str | None, target: Target):
+        self.listener = listener
+        self.loop = listener.loop
+        self.client = client
+        self.client_ip = client_ip
+        self.target = target
+        self.attempt = 0
+        self.up: socket.socket | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.spliced: SplicedConnection | None = None
+        self.closed = False
+        listener.conns.pipes.add(self)
+
+    def buffered(self) -> int:
+        return self.spliced.buffered() if self.spliced is not None else 0
+
+    def dial_next(self) -> None:
+        timeouts = self.listener.dial_timeouts
+        while self.attempt < len(timeouts):
+            attempt = self.attempt
+            self.attempt += 1
+            try:
+                host, port = self.target.balancer.next(self.client_ip, reset_affinity=attempt > 0)
+            except NoEndpoints:
+                break
+            try:
+                up = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            except OSError as e:
+                self._dial_failed(host, port, e)
+                continue
+            up.setblocking(False)
+            err = up.connect_ex((host, port))
+            if err in (0, errno.EINPROGRESS):
+                self.up = up
+                if err == 0:
+                    self._connected()
+                else:
+                    self.loop.add_writer(up.fileno(), self._connect_done, host, port)
+                    self.timer = self.loop.call_later(timeouts[attempt], self._connect_timeout, host, port)
+                return
+            up.close()
+            self._dial_failed(host, port, OSError(err, errno.errorcode.get(err, str(err))))
+        self.listener.refused += 1
+        log.info("%s: no endpoint reachable; resetting the client connection", self.target.name)
+        self._end(reset=True)
+
+    def _dial_failed(self, host: str, port: int, e: object) -> None:
+        self.listener.dial_failures += 1
+        log.info("%s: dial %s:%s failed (%s), trying the next endpoint", self.target.name, host, port, e)
+
+    def _drop_up(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.up is not None:
+            self.loop.remove_writer(self.up.fileno())
+            self.up.close()
+            self.up = None
+
+    def _connect_timeout(self, host: str, port: int) -> None:
+        self.timer = None
+        self._drop_up()
+        self._dial_failed(host, port, "timeout")
+        self.dial_next()
+
+    def _connect_done(self, host: str, port: int) -> None:
+        assert self.up is not None
+        err = self.up.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._drop_up()
+            self._dial_failed(host, port, OSError(err, errno.errorcode.get(err, str(err))))
+            self.dial_next()
+            return
+        self.loop.remove_writer(self.up.fileno())
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._connected()
+
+    def _connected(self) -> None:
+        up = self.up
+        assert up is not None
+        self.up = None
+        try:
+            up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.spliced = SplicedConnection(self.loop, self.client, up, on_close=self._spliced_closed)
+        self.spliced.start()
+
+    def _spliced_closed(self, _: SplicedConnection) -> None:
+        self.closed = True
+        self.listener.conns.pipes.discard(self)
+
+    def _end(self, *, reset: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.listener.conns.pipes.discard(self)
+        self._drop_up()
+        if reset:
+            _reset_socket(self.client)
+        else:
+            self.client.close()
+
+    def abort(self) -> None:
+        if self.spliced is not None:
+            self.spliced.abort()
+        else:
+            self._end(reset=False)
+
+
+class _AcceptingSocket:
+    """The part of ``asyncio.Server`` callers use (``sockets``, ``close()``) for
+    a listener whose accepts the loop drives directly."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket):
+        self.loop = loop
+        self.sockets = (sock,)
+
+    def close(self) -> None:
+        sock = self.sockets[0]
+        if sock.fileno() >= 0:
+            self.loop.remove_reader(sock.fileno())
+            sock.close()
+
+
 class TCPListener:
     """Accepts on ``host:port`` and forwards each connection to ``target``.
 
     ``close()`` stops accepting; connections already established keep going
-    (they end when either side closes, or on the proxy's ``abort_all``)."""
+    (they end when either side closes, or on the proxy's ``abort_all``).
+    ``data_path``: ``"splice"`` or ``"asyncio"`` (None: :func:`default_data_path`)."""
 
     protocol = "TCP"
 
     def __init__(self, *, host: str, port: int, target: Target, dial_timeouts: tuple[float, ...],
-                 conns: ConnectionSet, backlog: int = 1024):
+                 conns: ConnectionSet, backlog: int = 1024, data_path: str | None = None):
         self.host = host
         self.port = port
         self.target = target
         self.dial_timeouts = dial_timeouts
         self.conns = conns
         self.backlog = backlog
-        self.server: asyncio.Server | None = None
+        self.data_path = data_path or default_data_path()
+        if self.data_path not in DATA_PATHS:
+            raise ValueError(f"data_path must be one of {DATA_PATHS}, not {self.data_path!r}")
+        if self.data_path == "splice" and not splice_available():
+            raise ValueError("the splice data path is not available here (Linux os.splice)")
+        self.server: asyncio.Server | _AcceptingSocket | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.refused = 0
         self.dial_failures = 0
 
@@ -290,9 +474,65 @@ class TCPListener:
 
     async def start(self) -> None:
         """Bind and listen (raises OSError: address not local, in use, no permission)."""
-        factory: Callable[[], asyncio.Protocol] = lambda: _ClientSide(self)  # noqa: E731
-        self.server = await asyncio.get_running_loop().create_server(
-            factory, host=self.host, port=self.port, reuse_address=True, backlog=self.backlog)
+        self.loop = loop = asyncio.get_running_loop()
+        if self.data_path == "asyncio":
+            factory: Callable[[], asyncio.Protocol] = lambda: _ClientSide(self)  # noqa: E731
+            self.server = await loop.create_server(
+                factory, host=self.host, port=self.port, reuse_address=True, backlog=self.backlog)
+            return
+        # Bound like create_server does: SO_REUSEADDR, IPv6 sockets v6-only.
+        infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, type_, proto, _, addr = infos[0]
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+            sock.listen(self.backlog)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.server = _AcceptingSocket(loop, sock)
+        loop.add_reader(sock.fileno(), self._accept_ready, sock)
+
+    def _accept_ready(self, lsock: socket.socket) -> None:
+        # Like asyncio's accept loop: up to ``backlog`` accepts per wake-up.
+        for _ in range(self.backlog):
+            try:
+                sock, addr = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of descriptors or memory: stop accepting for a second
+                    # (asyncio does the same) instead of spinning on the error.
+                    log.warning("%s: accept failed (%s); pausing accepts for 1 s", self.target.name, e)
+                    assert self.loop is not None
+                    self.loop.remove_reader(lsock.fileno())
+                    self.loop.call_later(1.0, self._resume_accepting, lsock)
+                else:
+                    log.warning("%s: accept failed: %s", self.target.name, e)
+                return
+            sock.setblocking(False)
+            target = self.target
+            if not target.balancer:
+                self.refused += 1  # no endpoints: reset at once, nothing dialled
+                _reset_socket(sock)
+                continue
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            _SpliceConn(self, sock, addr[0] if addr else None, target).dial_next()
+
+    def _resume_accepting(self, lsock: socket.socket) -> None:
+        if isinstance(self.server, _AcceptingSocket) and self.server.sockets[0] is lsock and lsock.fileno() >= 0:
+            assert self.loop is not None
+            self.loop.add_reader(lsock.fileno(), self._accept_ready, lsock)
 
     async def close(self) -> None:
         if self.server is not None:
