@@ -90,9 +90,25 @@ def expand_command(container: dict, env: dict[str, str]) -> list[str]:
     return command + args
 
 
+def _with_ips(pod: dict, pod_ip: str | None, host_ip: str | None) -> dict:
+    """The pod as fieldRefs see it: its IPs are the ones the kubelet just
+    gave it, not the status last written (a first start precedes that write)."""
+    status = dict(pod.get("status") or {})
+    if pod_ip:
+        status.update(podIP=pod_ip, podIPs=[{"ip": pod_ip}])
+    if host_ip:
+        status.update(hostIP=host_ip, hostIPs=[{"ip": host_ip}])
+    return {**pod, "status": status}
+
+
 async def make_environment(pod: dict, container: dict, *, get_object: ObjectGetter,
-                           services: list[dict], node_allocatable: dict[str, str]) -> dict[str, str]:
+                           services: list[dict], node_allocatable: dict[str, str],
+                           pod_ip: str | None = None, host_ip: str | None = None) -> dict[str, str]:
+    """``pod_ip``/``host_ip``: the addresses ``status.podIP(s)``/``status.hostIP(s)``
+    resolve to (Kubernetes computes them before it starts containers)."""
     ns = pod["metadata"].get("namespace") or "default"
+    if pod_ip or host_ip:
+        pod = _with_ips(pod, pod_ip, host_ip)
     env: dict[str, str] = {}
     cache: dict[tuple[str, str], dict | None] = {}
 

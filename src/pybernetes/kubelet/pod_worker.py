@@ -292,7 +292,8 @@ class PodWorker:
         try:
             env = await make_environment(pod, c, get_object=kl.get_object,
                                          services=kl.services_for(meta.get("namespace") or "default"),
-                                         node_allocatable=kl.allocatable)
+                                         node_allocatable=kl.allocatable,
+                                         pod_ip=kl.runtime.sandbox_ip(self.uid), host_ip=kl.node_ip)
         except EnvError as e:
             self.waiting[name] = ("CreateContainerConfigError", str(e))
             kl.recorder.container_event(pod, name, "Warning", "Failed", f"Error: {e}", init=init)

@@ -135,12 +135,18 @@ async def test_env_envfrom_and_service_links(client, kubelet, tmp_path):
                 {"name": "MEM_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
                                                                      "divisor": "1Mi"}}},
                 {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "SIZE"}}},
-                {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "PASSWORD"}}}],
+                {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "PASSWORD"}}},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "POD_IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}},
+                {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}],
            envFrom=[{"configMapRef": {"name": "cfg"}}, {"prefix": "S_", "secretRef": {"name": "sec"}}])
     await client.pods("default").create(pod("env", [c], restartPolicy="Never",
                                             volumes=[{"name": "out", "hostPath": {"path": str(out)}}]))
-    await wait_for(lambda: phase_is(client, "env", "Succeeded"), what="Succeeded")
+    p = await wait_for(lambda: phase_is(client, "env", "Succeeded"), what="Succeeded")
     env = dict(line.split("=", 1) for line in (out / "env").read_text().splitlines() if "=" in line)
+    # The pod's first and only start: its IPs are known before the status that holds them is written.
+    assert env["POD_IP"] == p["status"]["podIP"] != "" and env["POD_IPS"] == env["POD_IP"]
+    assert env["HOST_IP"] == p["status"]["hostIP"] != ""
     assert env["PLAIN"] == "x-blue" and env["POD_NAME"] == "env" and env["NODE"] == "node-1"
     assert env["MEM_MI"] == "64" and env["FROM_CM"] == "L" and env["FROM_SECRET"] == "s3cret"
     assert env["COLOR"] == "blue" and env["S_PASSWORD"] == "s3cret"

@@ -10,7 +10,7 @@ import pytest
 from pybernetes.apiserver import errors as api_errors
 from pybernetes.apiserver.kubelet_proxy import kubelet_location, log_container
 from pybernetes.kubelet.backoff import CrashLoopBackoff
-from pybernetes.kubelet.envvars import expand, service_env
+from pybernetes.kubelet.envvars import expand, make_environment, service_env
 from pybernetes.kubelet.fieldpath import extract_field_path, format_map, resource_field_value
 from pybernetes.kubelet.runtime.logs import LogOptions, parse_line
 from pybernetes.kubelet.status import pod_phase
@@ -100,6 +100,24 @@ def test_downward_values():
     assert format_map(pod["metadata"]["labels"]) == 'a="q\\"x"\nb="2"'
     assert resource_field_value(pod, "c", "requests.cpu", "1m", {}) == "250"
     assert resource_field_value(pod, "c", "limits.cpu", None, {"cpu": "4"}) == "4"  # node allocatable
+
+
+async def test_ips_in_env_before_status_holds_them():
+    pod = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": []}, "status": {}}
+    c = {"name": "c", "env": [{"name": n, "valueFrom": {"fieldRef": {"fieldPath": f}}} for n, f in (
+        ("POD_IP", "status.podIP"), ("POD_IPS", "status.podIPs"), ("HOST_IP", "status.hostIP"),
+        ("HOST_IPS", "status.hostIPs"))]}
+
+    async def no_objects(*_):
+        return None
+
+    env = await make_environment(pod, c, get_object=no_objects, services=[], node_allocatable={},
+                                 pod_ip="10.0.0.7", host_ip="192.168.1.2")
+    assert (env["POD_IP"], env["POD_IPS"], env["HOST_IP"], env["HOST_IPS"]) == \
+        ("10.0.0.7", "10.0.0.7", "192.168.1.2", "192.168.1.2")
+    assert pod["status"] == {}  # the caller's pod is not changed
+    env = await make_environment(pod, c, get_object=no_objects, services=[], node_allocatable={})
+    assert env["POD_IP"] == ""
 
 
 def test_cri_log_lines():
