@@ -507,6 +507,10 @@ async def _run_foreground(opts: UpOptions, d: ClusterDir, *, t0: float, style: S
 
 
 def _explain_start_error(e: BaseException, opts: UpOptions) -> str:
+    from ..apiserver.server import StorageUnreachable
+
+    if isinstance(e, StorageUnreachable):
+        return str(e)
     if isinstance(e, OSError) and e.errno in (98, 13):  # EADDRINUSE, EACCES
         return (f"cannot listen on {opts.address}:{opts.port}: {e.strerror}. "
                 "Pick another port with --port (0 picks a free one).")

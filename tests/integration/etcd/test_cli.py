@@ -41,7 +41,7 @@ def test_unreachable_etcd_is_one_clear_line(tmp_path, command):
             "--storage", "etcd", "--etcd-servers", url, timeout=90)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
-    assert f"cannot reach etcd at {url}" in r.stderr
+    assert f"pyb {command}: cannot reach etcd at {url}" in r.stderr
     assert "listening on" not in r.stdout and "pybernetes is up" not in r.stdout
 
 
