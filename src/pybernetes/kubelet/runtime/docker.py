@@ -90,6 +90,7 @@ _PULL_BACKOFF_INITIAL = 10.0
 _PULL_BACKOFF_CAP = 300.0
 _TERMINATION_MESSAGE_MAX = 4096
 _FALLBACK_LOG_LINES = 80
+_FAST_EXIT_LOG_WAIT = 10.0  # seconds a container that exited before start returned waits for its logs
 
 
 def default_endpoint() -> str:
@@ -559,11 +560,17 @@ class DockerRuntime:
         log.debug("started %s/%s (%s) in %.3fs", config.pod_name, config.name, record.id[:12],
                   time.monotonic() - t0)
         self._containers[record.id] = record
-        if record.state != "running":
-            record.exited.set()
         # Also when it already exited (a fast one): its output is still to be fetched, and the
-        # end of that stream announces the exit.
+        # end of that stream publishes the exit — so that its logs are complete by the time
+        # anyone sees it terminated (as with a running container's exit).
         self._follow(record)
+        if record.state != "running":
+            try:
+                await asyncio.wait_for(asyncio.shield(record.exited.wait()), timeout=_FAST_EXIT_LOG_WAIT)
+            except TimeoutError:
+                log.warning("container %s: its logs did not end; exit published anyway", record.id[:12])
+                record.exited.set()
+                self._announce(record)
         return self._status(record)
 
     def _start_blocking(self, config: ContainerConfig, spec: Mapping | None, pod: Mapping | None,
@@ -705,6 +712,11 @@ class DockerRuntime:
             self.on_exit(rec.pod_uid)
 
     def _status(self, rec: _Container) -> ContainerStatus:
+        if rec.state == "exited" and not rec.exited.is_set():
+            # Exited, but its output is still being fetched: the exit is published with the logs.
+            return ContainerStatus(id=rec.id, pod_uid=rec.pod_uid, name=rec.name, attempt=rec.attempt,
+                                   image=rec.image, state="running", created_at=rec.created_at,
+                                   started_at=rec.started_at, log_path=rec.log_path, labels=dict(rec.labels))
         return ContainerStatus(
             id=rec.id, pod_uid=rec.pod_uid, name=rec.name, attempt=rec.attempt, image=rec.image,
             state=rec.state, pid=rec.pid, created_at=rec.created_at, started_at=rec.started_at,
