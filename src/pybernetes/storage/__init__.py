@@ -8,7 +8,8 @@ For the apiserver:
 - Errors: NotFound → 404, AlreadyExists → 409 AlreadyExists, Conflict → 409
   Conflict, Compacted (and its subclass WatchExpired, raised by a watch whose
   consumer fell too far behind) → 410 Expired, FutureRevision → 504 Timeout
-  ("Too large resource version"), any other StorageError → 500.
+  ("Too large resource version", cause ResourceVersionTooLarge), any other
+  StorageError → 500.
 - Watch: ``watch(prefix, start_revision=rv + 1)`` for a client's
   resourceVersion ``rv``; ``start_revision=0`` means "changes from now".
 - Compaction: ``start_compactor(store)`` (every 5 minutes, to the revision of
@@ -66,7 +67,9 @@ def open_storage(kind: str, *, data_dir: str, **opts: Any) -> Storage:
     ``opts`` are :class:`~pybernetes.storage.sqlite.SQLiteConfig` fields.
     ``"etcd"``: ``opts`` are :class:`~pybernetes.storage.etcd.EtcdStorage`'s
     arguments (``endpoints`` — URLs, a list or comma-separated — ``prefix``,
-    ``ca_file``, ``cert_file``, ``key_file``, ...); ``data_dir`` is unused.
+    ``ca_file``, ``cert_file``, ``key_file``, ``watch_cache_size`` (events kept
+    for one shared etcd watch; 0, the default, gives each watch its own), ...);
+    ``data_dir`` is unused.
     Opening does blocking file I/O once; call it at startup (or via
     ``asyncio.to_thread``).
     """
