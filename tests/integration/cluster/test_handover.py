@@ -5,6 +5,8 @@ Lease once it expires, then acts. No timing assertions: generous timeouts."""
 
 from __future__ import annotations
 
+import time
+
 from pybernetes.client import Client, errors
 
 from .conftest import new_namespace, wait_for
@@ -78,13 +80,17 @@ async def test_scheduler_handover(apiserver, components):
         assert (await _holder(client, "kube-scheduler"))["holderIdentity"] == _identity(leader)
 
         leader.kill()
+        killed = time.monotonic()
         await client.pods(ns).create(_pod("after"))
         new = await wait_for(
             lambda: _holder_in(client, "kube-scheduler", {_identity(follower): follower}),
             timeout=HANDOVER, what="the follower takes the lease")
+        took = time.monotonic() - killed
         assert new["leaseTransitions"] == (spec.get("leaseTransitions") or 0) + 1
         assert await wait_for(lambda: _node_of(client, ns, "after"), timeout=HANDOVER,
                               what="the new leader binds") == node
+        print(f"scheduler handover: lease taken {took:.1f} s after SIGKILL (lease 3 s), "
+              f"pod bound after {time.monotonic() - killed:.1f} s")
         assert _became_leader(follower)
     finally:
         await client.close()
@@ -118,13 +124,17 @@ async def test_controller_manager_handover(apiserver, components):
         assert _became_leader(leader) and not _became_leader(follower), "only the holder runs controllers"
 
         leader.kill()
+        killed = time.monotonic()
         await client.replication_controllers(ns).create(_rc("after", 2))
         new = await wait_for(
             lambda: _holder_in(client, "kube-controller-manager", {_identity(follower): follower}),
             timeout=HANDOVER, what="the follower takes the lease")
+        took = time.monotonic() - killed
         assert new["leaseTransitions"] == (spec.get("leaseTransitions") or 0) + 1
         await wait_for(lambda: _pods_exactly(client, ns, "after", 2), timeout=HANDOVER,
                        what="the new leader gives the new RC its pods")
+        print(f"controller-manager handover: lease taken {took:.1f} s after SIGKILL (lease 3 s), "
+              f"RC filled after {time.monotonic() - killed:.1f} s")
         assert await _pods_exactly(client, ns, "before", 3), "the old RC is left as it was"
         assert _became_leader(follower)
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import urllib.request
 
 import pytest
@@ -155,6 +156,7 @@ async def _scenario(client, tmp_path, kubeconfig, kubelet_token, nets, kubelets,
     gone, gone_net, gone_kubelet = names[2], nets[2], kubelets[2]
     on_gone = {p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == gone}
     gone_kubelet.kill()
+    torn_down = time.monotonic()
     pod_pids = gone_net.kill_all()
     assert pod_pids, "the node's pods ran as processes inside its namespace"
     gone_net.delete()
@@ -164,12 +166,15 @@ async def _scenario(client, tmp_path, kubeconfig, kubelet_token, nets, kubelets,
     async def not_ready():
         return _ready(await client.nodes().get(gone)) != "True"
     await wait_for(not_ready, WAIT, what=f"{gone} NotReady")
+    not_ready_after = time.monotonic() - torn_down
     try:
         replaced = await wait_for(lambda: _running_on(client, ns, 6, set(names[:2])), WAIT,
                                   what="6 running pods on the 2 live nodes")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{await _describe(client, ns)}") from None
     assert not on_gone & {p["metadata"]["name"] for p in replaced}, "the lost pods were replaced, not moved"
+    print(f"netns teardown: {gone} NotReady after {not_ready_after:.1f} s (grace 8 s), its {len(on_gone)} pods "
+          f"running elsewhere after {time.monotonic() - torn_down:.1f} s (toleration 2 s)")
 
     # Scale to zero: the live kubelets stop their pods. Containers run in their own
     # sessions; what remains in each namespace is the kubelet's session (it and its helpers).
