@@ -114,12 +114,12 @@ def open_location(loc: Location, *, etcd_prefix: str = "/registry", ca_file: str
     return open_storage("etcd", data_dir="", **opts.storage_opts())
 
 
-async def migrate(source: Storage, dest: Storage, *, force: bool = False) -> MigrationResult:
+async def migrate(source: Storage, dest: Storage, *, force: bool = False, page_size: int = PAGE) -> MigrationResult:
     """Copy every key under ``/registry/`` from ``source`` to ``dest``.
 
     Refuses (ValueError) a ``dest`` with keys under ``/registry/`` unless
     ``force``, which overwrites keys that exist there. Reads one snapshot of the
-    source (all pages at one revision)."""
+    source (pages of ``page_size`` keys, all at the first page's revision)."""
     if not force and await dest.count(ROOT):
         raise ValueError(f"the destination already holds {await dest.count(ROOT)} keys under {ROOT} "
                          "(another cluster's state?): refusing to mix them; --force writes over it")
@@ -152,7 +152,7 @@ async def migrate(source: Storage, dest: Storage, *, force: bool = False) -> Mig
     revision = 0
     start: str | None = None
     while True:
-        page = await source.list(ROOT, revision=revision, limit=PAGE, start_key=start)
+        page = await source.list(ROOT, revision=revision, limit=page_size, start_key=start)
         revision = page.revision  # every later page reads the first page's snapshot
         await asyncio.gather(*(put(kv.key, kv.value) for kv in page.items))
         if not page.more or not page.items:

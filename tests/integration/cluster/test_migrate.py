@@ -134,3 +134,87 @@ def test_migrate_refuses_bad_locations(tmp_path):
     (tmp_path / "pybernetes.db").touch()
     bad = run_migrate("--from", f"sqlite:{tmp_path}", "--to", "mysql:x")
     assert bad.returncode == 2 and "expected sqlite or etcd" in bad.stderr
+
+
+# -- migrate() between two SQLite stores: paging, snapshots, --force -----------------
+
+async def _stores(tmp_path):
+    from pybernetes.storage.sqlite import SQLiteStorage
+
+    return SQLiteStorage(str(tmp_path / "src.db")), SQLiteStorage(str(tmp_path / "dst.db"))
+
+
+async def _dump(store) -> dict[str, bytes]:
+    return {kv.key: kv.value for kv in (await store.list("/registry/")).items}
+
+
+async def test_migrate_pages_through_one_snapshot(tmp_path):
+    from pybernetes.cli.migrate import migrate
+    from pybernetes.storage import NotFound
+
+    src, dst = await _stores(tmp_path)
+    try:
+        for i in range(23):
+            await src.create(f"/registry/core/configmaps/ns/cm{i:02d}", b'{"n":%d}' % i)
+        await src.create("/registry/ranges/serviceips/10.0.0.9", b"ns/web")
+        await src.create("/registry/coordination.k8s.io/leases/kube-system/l", b"{}")
+        await src.create("/other/key", b"not ours")
+        snapshot = await _dump(src)
+        # A write landing between pages is not part of the snapshot being copied.
+        real_list = src.list
+        calls = 0
+
+        async def list_and_write(prefix, **kw):
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                await src.create("/registry/core/configmaps/ns/late", b"{}")
+                await src.delete("/registry/core/configmaps/ns/cm22")
+            return await real_list(prefix, **kw)
+        src.list = list_and_write
+        result = await migrate(src, dst, page_size=5)
+        assert calls == 5, "25 keys in pages of 5"
+        assert await _dump(dst) == snapshot
+        assert result.counts == {"ConfigMap": 23, "ranges/serviceips": 1, "Lease.coordination.k8s.io": 1}
+        assert result.total == 25
+        with pytest.raises(NotFound):
+            await dst.get("/other/key")  # only /registry/ moves
+    finally:
+        await src.close()
+        await dst.close()
+
+
+async def test_migrate_refuses_a_non_empty_destination_unless_forced(tmp_path):
+    from pybernetes.cli.migrate import migrate
+    from pybernetes.storage import NotFound
+
+    src, dst = await _stores(tmp_path)
+    try:
+        await src.create("/registry/core/configmaps/ns/a", b"new-a")
+        await src.create("/registry/core/configmaps/ns/b", b"new-b")
+        await dst.create("/registry/core/configmaps/ns/a", b"old-a")
+        await dst.create("/registry/core/configmaps/ns/z", b"old-z")
+        with pytest.raises(ValueError, match="already holds 2 keys"):
+            await migrate(src, dst)
+        assert await _dump(dst) == {"/registry/core/configmaps/ns/a": b"old-a",
+                                    "/registry/core/configmaps/ns/z": b"old-z"}
+        result = await migrate(src, dst, force=True)
+        assert result.total == 2
+        assert await _dump(dst) == {"/registry/core/configmaps/ns/a": b"new-a",
+                                    "/registry/core/configmaps/ns/b": b"new-b",
+                                    "/registry/core/configmaps/ns/z": b"old-z"}
+        with pytest.raises(NotFound):
+            await dst.get("/other/key")
+    finally:
+        await src.close()
+        await dst.close()
+
+
+def test_kind_of_key():
+    from pybernetes.cli.migrate import kind_of_key
+
+    assert kind_of_key("/registry/core/pods/default/web") == "Pod"
+    assert kind_of_key("/registry/core/nodes/n1") == "Node"
+    assert kind_of_key("/registry/coordination.k8s.io/leases/kube-system/x") == "Lease.coordination.k8s.io"
+    assert kind_of_key("/registry/ranges/servicenodeports/30001") == "ranges/servicenodeports"
+    assert kind_of_key("/registry/someday.example.com/widgets/ns/w") == "someday.example.com/widgets"
