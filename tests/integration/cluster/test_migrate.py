@@ -80,6 +80,7 @@ async def test_migrate_sqlite_to_etcd(tmp_path, etcd):
     to = "etcd:" + ",".join(etcd.client_urls)
     done = run_migrate("--from", f"sqlite:{source.data_dir}", "--to", to)
     assert done.returncode == 0, done.stderr
+    print(done.stdout)
     counts = dict(line.rsplit(None, 1) for line in done.stdout.splitlines()[1:-1])
     assert counts["ConfigMap"] == str(sum(1 for k in before if k[0] == "configmaps"))
     assert counts["Service"] == "2" and counts["ranges/serviceips"] == "2"
