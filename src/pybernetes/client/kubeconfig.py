@@ -12,10 +12,21 @@ them. Supported: ``server`` (http or https), ``certificate-authority(-data)``,
 ``exec`` and ``auth-provider`` plugins are refused with :class:`ConfigError`.
 
 Several apiservers: a kubeconfig's cluster names one ``server`` (kubectl
-talks to that one). ``$PYB_APISERVERS`` — URLs separated by commas — adds
-failover URLs after it (duplicates dropped), for every pybernetes client that
-loads a kubeconfig (components included); a :class:`KubeConfig` built in code
-takes them as ``failover_servers``. All URLs share the cluster's scheme,
+talks to that one). Failover URLs come after it (duplicates dropped), for
+every pybernetes client that loads a kubeconfig (components included), from
+the cluster's extension ``pybernetes.io/failover-servers`` (kubectl ignores
+extensions it does not know)::
+
+    clusters:
+    - name: c
+      cluster:
+        server: https://10.0.0.1:6443
+        extensions:
+        - name: pybernetes.io/failover-servers
+          extension: {servers: [https://10.0.0.2:6443, https://10.0.0.3:6443]}
+
+and then from ``$PYB_APISERVERS`` (URLs separated by commas). A
+:class:`KubeConfig` built in code takes them as ``failover_servers``. All URLs share the cluster's scheme,
 credentials and CA; the client moves to the next one when a server cannot be
 reached (see :class:`~pybernetes.client.transport.HTTPBackend`).
 """
@@ -37,10 +48,11 @@ import yaml
 from .errors import ConfigError
 
 __all__ = ["KubeConfig", "load_kubeconfig", "default_kubeconfig_paths", "load_incluster_config",
-           "APISERVERS_ENV", "split_servers"]
+           "APISERVERS_ENV", "FAILOVER_EXTENSION", "split_servers"]
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 APISERVERS_ENV = "PYB_APISERVERS"
+FAILOVER_EXTENSION = "pybernetes.io/failover-servers"
 
 
 def split_servers(text: str) -> tuple[str, ...]:
@@ -128,6 +140,16 @@ def _load_cert_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
             ctx.load_cert_chain(cert_path, key_path)
         except ssl.SSLError as e:
             raise ConfigError(f"client certificate/key: {e}") from e
+
+
+def _extension_servers(cluster: dict, origin: Path) -> tuple[str, ...]:
+    for ext in cluster.get("extensions") or ():
+        if isinstance(ext, dict) and ext.get("name") == FAILOVER_EXTENSION:
+            servers = (ext.get("extension") or {}).get("servers")
+            if not isinstance(servers, list) or not all(isinstance(u, str) for u in servers):
+                raise ConfigError(f"{origin}: extension {FAILOVER_EXTENSION} wants servers: [URL, ...]")
+            return tuple(u.strip().rstrip("/") for u in servers if u.strip())
+    return ()
 
 
 def default_kubeconfig_paths() -> list[Path]:
@@ -227,7 +249,8 @@ def load_kubeconfig(path: str | os.PathLike | Iterable[str | os.PathLike] | None
         insecure_skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
         tls_server_name=cluster.get("tls-server-name"),
         context=name,
-        failover_servers=split_servers(os.environ.get(APISERVERS_ENV, "")),
+        failover_servers=(*_extension_servers(cluster, cluster_origin),
+                          *split_servers(os.environ.get(APISERVERS_ENV, ""))),
     )
 
 

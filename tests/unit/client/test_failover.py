@@ -262,6 +262,21 @@ def test_kubeconfig_env_adds_failover_urls(tmp_path, monkeypatch):
         load_kubeconfig(cfg)
 
 
+def test_kubeconfig_extension_lists_failover_urls(tmp_path, monkeypatch):
+    cfg = tmp_path / "config"
+    cfg.write_text("apiVersion: v1\nkind: Config\n"
+                   "clusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\n"
+                   "    extensions:\n    - name: other\n      extension: {servers: 7}\n"
+                   "    - name: pybernetes.io/failover-servers\n"
+                   "      extension: {servers: ['http://127.0.0.1:2/', 'http://127.0.0.1:1']}\n"
+                   "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n")
+    monkeypatch.setenv(APISERVERS_ENV, "http://127.0.0.1:3")
+    assert load_kubeconfig(cfg).servers == ("http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3")
+    cfg.write_text(cfg.read_text().replace("['http://127.0.0.1:2/', 'http://127.0.0.1:1']", "http://x"))
+    with pytest.raises(errors.ConfigError, match="wants servers"):
+        load_kubeconfig(cfg)
+
+
 def test_client_constructors_take_several_urls():
     c = Client.from_url("http://127.0.0.1:1, http://127.0.0.1:2/", token="t")
     assert c.backend.servers == ("http://127.0.0.1:1", "http://127.0.0.1:2")
