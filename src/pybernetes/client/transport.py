@@ -136,7 +136,7 @@ class HTTPBackend:
         concurrent request already did (so one outage moves the client once)."""
         if len(self.servers) > 1 and self.servers[self._current] == server:
             self._current = (self._current + 1) % len(self.servers)
-            log.warning("apiserver %s unreachable (%s); failing over to %s", server, reason or "timed out",
+            log.warning("apiserver %s unreachable (%s); failing over to %s", server, str(reason) or "timed out",
                         self.server)
 
     # -- one request -----------------------------------------------------------
@@ -163,7 +163,7 @@ class HTTPBackend:
                 retry = isinstance(e, _NOT_SENT) or method in IDEMPOTENT
                 if retry and unreachable < len(self.servers):
                     continue
-                raise errors.ConnectionFailed(f"{method} {server}{path}: {e or 'timed out'}") from e
+                raise errors.ConnectionFailed(f"{method} {server}{path}: {str(e) or 'timed out'}") from e
             except aiohttp.ClientError as e:
                 raise errors.ConnectionFailed(f"{method} {server}{path}: {e}") from e
             # As client-go: 429, and 5xx answers carrying Retry-After, were not acted
@@ -198,7 +198,7 @@ class HTTPBackend:
                 unreachable += 1
                 if unreachable < len(self.servers):
                     continue
-                raise errors.ConnectionFailed(f"GET {server}{path}: {e or 'timed out'}") from e
+                raise errors.ConnectionFailed(f"GET {server}{path}: {str(e) or 'timed out'}") from e
             except aiohttp.ClientError as e:
                 raise errors.ConnectionFailed(f"GET {server}{path}: {e}") from e
             break

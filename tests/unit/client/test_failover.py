@@ -24,7 +24,7 @@ class Server:
     def __init__(self, name: str):
         self.name = name
         self.seen: list[tuple[str, str, dict[str, str]]] = []
-        self.mode = "ok"  # ok | drop | error
+        self.mode = "ok"  # ok | drop | error | hang
         self.watch_events: list[dict] = []
         self.watch_abort = False
         self.server: TestServer | None = None
@@ -36,6 +36,8 @@ class Server:
         if self.mode == "drop":
             request.transport.close()
             raise asyncio.CancelledError  # nothing more to say on a closed connection
+        if self.mode == "hang":
+            await asyncio.sleep(30)
         if self.mode == "error":
             return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                       "message": "boom", "reason": "InternalError", "code": 500}, status=500)
@@ -93,8 +95,8 @@ async def servers():
         await s.stop()
 
 
-def _client(servers_fixture, *urls: str) -> Client:
-    c = Client(servers=list(urls))
+def _client(servers_fixture, *urls: str, **kw) -> Client:
+    c = Client(servers=list(urls), **kw)
     servers_fixture.clients.append(c)
     return c
 
@@ -149,6 +151,18 @@ async def test_dropped_get_and_put_are_resent_to_the_next_server(servers):
     # (aiohttp itself may resend an idempotent request once on the same server.)
     assert {m for m, _, _ in a.seen} == {"GET", "PUT"}
     assert b.paths("GET") == b.paths("PUT") == ["/api/v1/namespaces/default/configmaps/x"]
+
+
+async def test_a_get_that_times_out_is_resent_to_the_next_server(servers):
+    a, b = await servers("a", "b")
+    a.mode = "hang"
+    client = _client(servers, a.url, b.url, request_timeout=0.5)
+    assert (await client.config_maps("default").get("x"))["metadata"]["name"] == "b"
+    assert client.backend.server == b.url
+    client.backend._current = 0
+    with pytest.raises(errors.ConnectionFailed, match="timed out"):
+        await client.config_maps("default").create({"metadata": {"name": "c"}})
+    assert b.paths("POST") == []
 
 
 async def test_http_errors_do_not_fail_over(servers):
