@@ -150,15 +150,16 @@ class DockerKubeletProcess(KubeletProcess):
     """A kubelet process on the docker runtime: `pyb kubelet --runtime docker`
     where it exists, else the suite's launcher."""
 
-    def __init__(self, *, endpoint: str, **kw):
+    def __init__(self, *, endpoint: str, launcher: bool = False, **kw):
         super().__init__(**kw)
         self.endpoint = endpoint
+        self.launcher = launcher  # the suite's launcher even where `pyb kubelet` has the runtime
 
     def start(self) -> DockerKubeletProcess:
         self.root_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
-        command = ["pybernetes.cli.main", "kubelet", "--runtime", "docker"] if kubelet_has_docker_runtime() \
-            else ["tests.e2e.docker.kubelet_docker"]
+        command = ["pybernetes.cli.main", "kubelet", "--runtime", "docker"] \
+            if kubelet_has_docker_runtime() and not self.launcher else ["tests.e2e.docker.kubelet_docker"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", *command, "--kubeconfig", str(self.kubeconfig),
              "--node-name", self.node_name, "--root-dir", str(self.root_dir), "--port", "0",

@@ -1,7 +1,8 @@
-"""A kubelet on the `docker` runtime, for the e2e suite, until `pyb kubelet
---runtime docker` is wired in kubelet/run.py: the same flags as `pyb kubelet`
-plus ``--docker-endpoint`` and ``--pod-infra-image``; prints "kubelet
-listening on URL" like it.
+"""A kubelet on the `docker` runtime, for the e2e suite: the same flags as
+`pyb kubelet` plus ``--docker-endpoint`` and ``--pod-infra-image`` (where it
+lacks them); prints "kubelet listening on URL" like it. Used where `pyb
+kubelet --runtime docker` does not exist, and for what it does not wire yet
+(the runtime reading pull secrets through the kubelet's ``get_object``).
 
 The Kubelet is built as `pyb kubelet` builds it, then given a
 :class:`DockerRuntime` (pod specs read from its pod workers) and no
@@ -52,9 +53,10 @@ def docker_kubelet(client, config, *, endpoint: str | None, infra_image: str) ->
 async def main() -> None:
     p = argparse.ArgumentParser()
     add_kubelet_args(p)
-    p.add_argument("--docker-endpoint", default=None)
-    p.add_argument("--pod-infra-image", default=PAUSE_IMAGE)
-    p.add_argument("--log-level", default="INFO")
+    known = {o for a in p._actions for o in a.option_strings}
+    for flag, default in (("--docker-endpoint", None), ("--pod-infra-image", PAUSE_IMAGE), ("--log-level", "INFO")):
+        if flag not in known:  # `pyb kubelet` has grown some of them
+            p.add_argument(flag, default=default)
     args = p.parse_args()
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = config_from_args(args)

@@ -8,7 +8,13 @@ Basic auth required, every manifest unknown — and records the
 Authorization headers it is sent. Podman talks plain HTTP to it because a
 dedicated ``podman system service`` reads a registries.conf marking it
 insecure. Another registry address nothing listens on stands for an
-unreachable one."""
+unreachable one.
+
+The last test runs the whole way: a Secret and a Pod in the apiserver, a
+kubelet on the docker runtime reading the secret, the pod's status and
+events. It uses the suite's kubelet launcher (tests/e2e/docker/
+kubelet_docker.py), which gives the runtime the kubelet's object reader:
+`pyb kubelet` itself does not hand it over yet."""
 
 from __future__ import annotations
 
@@ -24,10 +30,18 @@ from pathlib import Path
 
 import pytest
 
+from pybernetes.client import Client
 from pybernetes.kubelet.runtime.docker import DockerRuntime, ImagePullError
 from pybernetes.kubelet.runtime.interface import ContainerConfig, SandboxConfig
+from tests.integration.kubelet.test_kubelet_pods import cstatus, events_for, get
 
-from .conftest import podman_service, remove_containers_of, require_podman
+from .conftest import (
+    DockerKubeletProcess,
+    podman_service,
+    remove_containers_of,
+    require_podman,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -209,3 +223,39 @@ async def test_a_malformed_pull_secret_fails_the_pull(runtime, registry):
     err = await _pull(runtime, f"{registry.host}/private/app:1", imagePullSecrets=[{"name": "bad"}])
     assert "must be formatted as base64(username:password)" in err.message
     assert registry.credentials_sent() == []  # nothing pulled with a secret that does not parse
+
+
+async def test_through_the_kubelet_the_pods_secret_reaches_the_registry(tmp_path, logs_apiserver, endpoint,
+                                                                         registry):
+    client = Client.from_kubeconfig(str(logs_apiserver.kubeconfig))
+    root = tmp_path / "kubelet"
+    kubelet = DockerKubeletProcess(endpoint=endpoint, kubeconfig=logs_apiserver.kubeconfig, node_name="node-1",
+                                   root_dir=root, launcher=True).start()
+    registry.seen.clear()
+    try:
+        await client.secrets("default").create(
+            pull_secret("regcred", {registry.host: {"auth": _b64(f"{USER}:{PASSWORD}")}}))
+        image = f"{registry.host}/private/app:7"
+        await client.pods("default").create({
+            "metadata": {"name": "private", "namespace": "default"},
+            "spec": {"nodeName": "node-1", "imagePullSecrets": [{"name": "regcred"}],
+                     "containers": [{"name": "app", "image": image}]}})
+
+        async def pull_failed():
+            s = cstatus(await get(client, "private")) or {}
+            waiting = (s.get("state") or {}).get("waiting") or {}
+            return waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff") and waiting
+
+        await wait_for(pull_failed, timeout=60, what="the pull to fail")
+        assert f"{USER}:{PASSWORD}" in registry.credentials_sent()
+        events = await wait_for(lambda: _failed_pull_events(client, "private"), timeout=30, what="events")
+        assert any(m.startswith(f'Failed to pull image "{image}": ') and "manifest unknown" in m for m in events)
+    finally:
+        kubelet.stop()
+        remove_containers_of(root, endpoint)
+        kubelet.unmount_volumes()
+        await client.close()
+
+
+async def _failed_pull_events(client, name: str) -> list[str]:
+    return [m for reason, m in await events_for(client, name) if reason == "Failed" and "pull image" in m]
