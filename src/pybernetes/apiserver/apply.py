@@ -568,10 +568,13 @@ def _zero_object(obj: dict, node: SchemaNode | None) -> dict:
 
 # ------------------------------------------------- creates, built directly
 def _sorted_fields(children: dict) -> dict:
-    """Children in FieldsV1 order: ``.`` first, then as ``encode_fields_v1``."""
-    out = {".": {}} if "." in children else {}
-    out.update(sorted(((k, v) for k, v in children.items() if k != "."), key=lambda kv: _element_rank(kv[0])))
-    return out
+    """Children in FieldsV1 order: ``.`` first, then as ``encode_fields_v1``
+    (which is byte order unless ``i:`` elements mix with others)."""
+    if any(k[0] == "i" for k in children):
+        out = {".": {}} if "." in children else {}
+        out.update(sorted(((k, v) for k, v in children.items() if k != "."), key=lambda kv: _element_rank(kv[0])))
+        return out
+    return {k: children[k] for k in sorted(children)}
 
 
 def _new_children(value: Any, node: SchemaNode | None) -> dict:

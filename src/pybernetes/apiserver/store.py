@@ -16,9 +16,10 @@ revision becomes the resourceVersion on every read.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import orjson
 
@@ -35,9 +36,19 @@ __all__ = ["GenericStore", "ListOptions", "DeleteOptions", "now_rfc3339", "encod
 _MAX_CAS_RETRIES = 20
 
 
+_last_second: tuple[int, str] = (0, "")
+
+
 def now_rfc3339(delta_seconds: int = 0) -> str:
-    t = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=delta_seconds)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The time in seconds as Kubernetes writes timestamps (formatted once a second)."""
+    global _last_second
+    t = int(time.time()) + delta_seconds
+    if t != _last_second[0]:
+        text = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if not delta_seconds:
+            _last_second = (t, text)
+        return text
+    return _last_second[1]
 
 
 def encode(obj: dict) -> bytes:
