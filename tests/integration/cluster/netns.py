@@ -101,15 +101,21 @@ class NodeNetwork:
 
     def kill_all(self, timeout: float = 10.0) -> list[int]:
         """SIGKILL every process in the namespace (all of them started by the test,
-        inside a namespace it made); returns the pids that were there."""
-        pids = self.pids()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        inside a namespace it made), again for any that appear meanwhile (a fork
+        racing the first round); returns every pid killed."""
+        killed: list[int] = []
         deadline = time.monotonic() + timeout
-        while self.pids() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                if pid not in killed:
+                    killed.append(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
-        return pids
+        return killed
 
     def delete(self) -> None:
         """Kill what is left inside, then delete the namespace (its veth pair goes with it)."""
