@@ -422,6 +422,8 @@ def banner(cluster: LocalCluster, *, elapsed: float, ready_in: float, style: Sty
         lines.append(f"  {name:<{width}}  {status if status == 'running' else style.dim(status)}")
     if cluster.runtime == "docker" and cluster.demo_image:
         demo = f"{cluster.demo_image} 1 web -p 8181:80 -- httpd -f -p 80 -h /www"
+    elif cluster.runtime == "docker":  # no local busybox built: the registry's, which has no /www
+        demo = "busybox 1 web -p 8181:80 -- sh -c 'echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp'"
     else:
         demo = "python 1 web -p 8181:80 -- python3 -m http.server 80"
     lines += ["",
