@@ -61,8 +61,9 @@ def podman_service(tmp: Path, *, env: dict[str, str] | None = None):
     local busybox and pause images are loaded."""
     sock = tmp / "podman.sock"
     log = open(tmp / "service.log", "ab")  # noqa: SIM115 - owned by the child
+    # cwd: conmon drops its "oom" marker file in the service's working directory.
     proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"], stdout=log,
-                            stderr=log, start_new_session=True, env={**os.environ, **(env or {})})
+                            stderr=log, start_new_session=True, env={**os.environ, **(env or {})}, cwd=tmp)
     log.close()
     endpoint = f"unix://{sock}"
     try:
