@@ -789,6 +789,12 @@ class _CachedWatch(Watch):
             await self.close()
             raise
 
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Events the chosen watch already holds (the cache's buffered live events)."""
+        if self._closed or self._inner is None:
+            return []
+        return self._inner.ready(limit)
+
     async def close(self) -> None:
         if self._closed:
             return

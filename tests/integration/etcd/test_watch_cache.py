@@ -126,3 +126,18 @@ async def test_feed_failure_ends_watchers_and_a_new_feed_serves_the_next(tmp_pat
     finally:
         await s.close()
         cluster.stop()
+
+
+async def test_buffered_events_are_handed_over_in_one_batch(store):
+    start = await store.current_revision() + 1
+    w = store.watch("/r/", start_revision=start)
+    first = await store.create("/r/0", b"")
+    assert (await collect(w, 1))[0].revision == first.mod_revision  # live on the hub now
+    revs = [(await store.create(f"/r/{i}", b"")).mod_revision for i in range(1, 6)]
+    async with asyncio.timeout(GUARD):
+        while len(_inner(w)._sub.buffer) < 5:  # the feed delivers them
+            await asyncio.sleep(0.01)
+    assert [e.revision for e in w.ready(3)] == revs[:3]
+    assert [e.revision for e in await collect(w, 2)] == revs[3:]
+    assert w.ready(10) == []
+    await w.close()
