@@ -9,6 +9,9 @@ spreads over the 3 nodes; the apiserver fetches a pod's log from its kubelet
 across the veth; tearing one namespace down (kubelet SIGKILLed by pid, its pods'
 processes killed, `ip netns del`) turns the node NotReady and its pods are
 replaced on the others. Every process started in a namespace is stopped by pid.
+
+A second test puts two apiservers on one etcd and kills one under the nodes:
+everything fails over to the other (kubeconfig failover extension).
 """
 
 from __future__ import annotations
@@ -238,3 +241,112 @@ def _alive(pid: int) -> bool:
         return f.read().split(") ", 1)[1][:1] != "Z"
     return False
 
+
+
+def _kubeconfig(path, *, server: str, failover: list[str]) -> None:
+    """An admin kubeconfig naming ``server``, with failover URLs in pybernetes' cluster extension."""
+    ext = ("    extensions:\n    - name: pybernetes.io/failover-servers\n"
+           f"      extension: {{servers: [{', '.join(failover)}]}}\n") if failover else ""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: c\n  cluster:\n    server: {server}\n{ext}"
+        f"users:\n- name: admin\n  user:\n    token: {ADMIN_TOKEN}\n"
+        "contexts:\n- name: c\n  context:\n    cluster: c\n    user: admin\n"
+        "current-context: c\n")
+
+
+async def _renew_times(client: Client, names: list[str]) -> dict[str, str]:
+    leases = client.leases("kube-node-lease")
+    return {n: (await leases.get(n))["spec"].get("renewTime") or "" for n in names}
+
+
+async def test_nodes_in_namespaces_outlive_an_apiserver(tmp_path, components, etcd):
+    """Two apiservers on one etcd, bound to the host ends of two veth pairs; the
+    kubelets (in their namespaces), scheduler and controller manager name the
+    first in their kubeconfig and the second as failover. SIGKILL the first:
+    heartbeats continue through the second, the nodes stay Ready, an RC scaled
+    up gets its new pods scheduled and running, and their logs come through the
+    second apiserver across the veth."""
+    tag, subnet = new_tag(), free_subnet()
+    nets: list[NodeNetwork] = []
+    kubelets = []
+    apiservers: list[APIServerProcess] = []
+    try:
+        for i in range(2):
+            nets.append(NodeNetwork.make(tag=tag, index=i, subnet=subnet))
+        tokens = tmp_path / "tokens.csv"
+        tokens.write_text(f'{ADMIN_TOKEN},admin,admin-uid,"system:masters"\n')
+        kubelet_token = tmp_path / "kubelet-token"
+        kubelet_token.write_text(KUBELET_TOKEN + "\n")
+        common = ("--storage", "etcd", "--etcd-servers", ",".join(etcd.client_urls), "--token-auth-file",
+                  str(tokens), "--kubelet-client-token-file", str(kubelet_token))
+        for i, net in enumerate(nets):
+            apiservers.append(APIServerProcess(tmp_path / f"apiserver{i}", ("--address", net.host_ip, *common)))
+            apiservers[-1].start()
+        a, b = apiservers
+        kubeconfig = tmp_path / "kubeconfig"
+        _kubeconfig(kubeconfig, server=a.url, failover=[b.url])
+        client = Client(KubeConfig(server=a.url, token=ADMIN_TOKEN, failover_servers=(b.url,)))
+        try:
+            kc = ["--kubeconfig", str(kubeconfig)]
+            components(["scheduler", *kc, "--leader-elect", "false"], ready="scheduler started")
+            components(["controller-manager", *kc, "--no-leader-elect", "--node-monitor-grace-period", "8",
+                        "--node-monitor-period", "1"], ready="controller-manager started")
+            names = [f"{tag}-node{i}" for i in range(2)]
+            for i, net in enumerate(nets):
+                kubelets.append(components(
+                    ["kubelet", *kc, "--node-name", names[i], "--root-dir", str(tmp_path / f"kubelet{i}"),
+                     "--runtime", "process", "--address", net.ns_ip, "--node-ip", net.ns_ip, "--port", "10250",
+                     "--token-file", str(kubelet_token), "--heartbeat-interval", "1"],
+                    ready="kubelet listening on", prefix=net.exec_prefix))
+
+            async def all_ready():
+                nodes = {n["metadata"]["name"]: n for n in (await client.nodes().list())["items"]}
+                return all(n in nodes and _ready(nodes[n]) == "True" for n in names)
+            await wait_for(all_ready, WAIT, what="2 Ready nodes")
+            ns = f"web-{tag}"
+            await client.namespaces().create({"metadata": {"name": ns}})
+            await client.replication_controllers(ns).create(_rc(2))
+            await wait_for(lambda: _running_on(client, ns, 2, set(names)), WAIT, what="2 running pods")
+
+            a.kill()
+            killed = time.monotonic()
+            first = await _renew_times(client, names)  # through b: the client failed over
+            assert client.backend.server == b.url
+            await wait_for(lambda: _all_changed(client, names, first), WAIT,
+                           what="every kubelet renews its node Lease through b")
+            rc = await client.replication_controllers(ns).get("web")
+            rc["spec"]["replicas"] = 6
+            await client.replication_controllers(ns).update(rc)
+            pods = await wait_for(lambda: _running_on(client, ns, 6, set(names)), WAIT,
+                                  what="6 running pods after a died")
+            for name in names:
+                pod = next(p for p in pods if p["spec"]["nodeName"] == name)
+                await wait_for(lambda pod=pod: _serving_log(client, ns, pod), WAIT,
+                               what=f"log of a pod on {name} through b")
+            await wait_for(all_ready, WAIT, what="both nodes Ready")
+            print(f"apiserver loss across namespaces: RC scaled and running {time.monotonic() - killed:.1f} s "
+                  "after SIGKILL of the first apiserver")
+            for k in kubelets:
+                assert "failing over to " + b.url in k.log.read_text(errors="replace")
+
+            rc = await client.replication_controllers(ns).get("web")
+            rc["spec"]["replicas"] = 0
+            await client.replication_controllers(ns).update(rc)
+            for k, net in zip(kubelets, nets, strict=True):
+                await wait_for(lambda k=k, net=net: _containers_left(net, k.pid) == [], WAIT,
+                               what=f"no container process left in {net.name}")
+        finally:
+            await client.close()
+            for k in kubelets:
+                k.stop()
+            for s in apiservers:
+                s.stop()
+    finally:
+        for net in nets:
+            net.delete()
+
+
+async def _all_changed(client: Client, names: list[str], before: dict[str, str]) -> bool:
+    now = await _renew_times(client, names)
+    return all(now[n] != before[n] for n in names)
