@@ -128,6 +128,13 @@ async def test_migrate_sqlite_to_etcd(tmp_path, etcd):
     forced = run_migrate("--from", f"sqlite:{source.data_dir}", "--to", to, "--force")
     assert forced.returncode == 0, forced.stderr
 
+    # And back: etcd to a fresh SQLite data dir, the same keys (plus what was made on etcd).
+    back = run_migrate("--from", to, "--to", f"sqlite:{tmp_path / 'back'}")
+    assert back.returncode == 0, back.stderr
+    back_counts = dict(line.rsplit(None, 1) for line in back.stdout.splitlines()[1:-1])
+    assert back_counts["ConfigMap"] == str(int(counts["ConfigMap"]) + 1)
+    assert back_counts["ranges/serviceips"] == "6" and back_counts["Secret"] == counts["Secret"]
+
 
 def test_migrate_refuses_bad_locations(tmp_path):
     missing = run_migrate("--from", f"sqlite:{tmp_path / 'nothing'}", "--to", "etcd:http://127.0.0.1:1")
