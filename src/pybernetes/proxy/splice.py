@@ -167,7 +167,8 @@ class _Flow:
 
 class SplicedConnection:
     """Forwards between two connected, non-blocking sockets in the kernel.
-    Owns both sockets from ``start()`` on (see the module docstring)."""
+    Owns both sockets once constructed (see the module docstring); the
+    constructor raises OSError (no pipes: out of descriptors) owning nothing."""
 
     __slots__ = ("loop", "a", "b", "flows", "closed", "on_close")
 
@@ -178,7 +179,13 @@ class SplicedConnection:
         self.b = b
         self.on_close = on_close
         self.closed = False
-        self.flows = (_Flow(self, a, b), _Flow(self, b, a))
+        first = _Flow(self, a, b)
+        try:
+            second = _Flow(self, b, a)
+        except OSError:  # out of descriptors: give the first pipe back
+            _give_pipe(first.pipe, empty=True)
+            raise
+        self.flows = (first, second)
 
     def start(self) -> None:
         for flow in self.flows:

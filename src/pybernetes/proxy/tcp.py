@@ -402,7 +402,13 @@ class _SpliceConn:
             up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        self.spliced = SplicedConnection(self.loop, self.client, up, on_close=self._spliced_closed)
+        try:
+            self.spliced = SplicedConnection(self.loop, self.client, up, on_close=self._spliced_closed)
+        except OSError as e:
+            log.warning("%s: cannot forward a connection: %s", self.target.name, e)
+            _reset_socket(up)
+            self._end(reset=True)
+            return
         self.spliced.start()
 
     def _spliced_closed(self, _: SplicedConnection) -> None:
