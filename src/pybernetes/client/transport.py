@@ -184,8 +184,12 @@ class HTTPBackend:
         return decoded
 
     async def open_stream(self, path: str, query: dict[str, str]) -> aiohttp.ClientResponse:
-        """A streaming GET (watch, log follow): no overall timeout. Fails over
-        while opening; the response's ``url`` tells which server answered."""
+        """A streaming GET (watch, log follow): no overall timeout. Fails over while opening."""
+        resp, _ = await self.open_stream_on(path, query)
+        return resp
+
+    async def open_stream_on(self, path: str, query: dict[str, str]) -> tuple[aiohttp.ClientResponse, str]:
+        """:meth:`open_stream`, and the server URL that answered."""
         unreachable = 0
         while True:
             server = self.server
@@ -210,7 +214,7 @@ class HTTPBackend:
             finally:
                 resp.release()
             _raise_for(resp.status, payload)
-        return resp
+        return resp, server
 
     # -- Backend ---------------------------------------------------------------
     async def list(self, info: ResourceInfo, ns: str | None, opts: ListOptions) -> dict:
@@ -338,8 +342,7 @@ class HTTPWatch(Watch):
         query = self.query if not self.resumes else self._resume_query()
         if query is None:
             return False
-        self._resp = await self.backend.open_stream(self.path, query)
-        self._server = self.backend.server  # where open_stream got through
+        self._resp, self._server = await self.backend.open_stream_on(self.path, query)
         self._lines = _lines(self._resp)
         return True
 
