@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from pybernetes.proxy.splice import splice_available
+
 from .backends import HeldConnection, http_get, service_port, start_backends
 from .conftest import create_service, put_slice, slice_body, wait_for
 
@@ -115,6 +117,9 @@ async def test_removed_endpoint_keeps_established_connection(client, namespace, 
         await wait_for(lambda: len(proxy.listeners[("TCP", ip, port)].target.balancer.endpoints) == 1)
         assert {await http_get(ip, port) for _ in range(6)} == {stay.name}
         assert await held.get() == gone.name  # the established connection still reaches its endpoint
+        if splice_available():  # ... and it is the kernel-side path that carried it
+            assert proxy.tcp_data_path == "splice"
+            assert proxy.conns.pipes and all(c.spliced is not None for c in proxy.conns.pipes)
         await held.close()
     finally:
         for b in backends:

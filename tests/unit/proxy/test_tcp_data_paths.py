@@ -81,6 +81,22 @@ async def test_the_default_data_path_is_splice_on_linux():
                         dial_timeouts=(1.0,), data_path="splice")
 
 
+def test_pyb_proxy_flag_chooses_the_data_path():
+    import argparse
+
+    from pybernetes.proxy import ProxyConfig
+    from pybernetes.proxy.command import add_proxy_args, config_from_args
+
+    ap = argparse.ArgumentParser()
+    add_proxy_args(ap)
+    assert config_from_args(ap.parse_args([])).tcp_data_path is None  # auto
+    assert config_from_args(ap.parse_args(["--tcp-data-path", "asyncio"])).tcp_data_path == "asyncio"
+    with pytest.raises(SystemExit):
+        ap.parse_args(["--tcp-data-path", "sendfile"])
+    with pytest.raises(ValueError):
+        ProxyConfig(tcp_data_path="sendfile")
+
+
 async def test_bulk_both_directions_at_once_is_byte_exact(data_path):
     up_payload = os.urandom(24 << 20)
     down_payload = os.urandom(24 << 20)
