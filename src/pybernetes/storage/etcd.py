@@ -618,6 +618,7 @@ class EtcdWatch(Watch):
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=store.config.watch_buffer + 1)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._stash: Any = None  # a non-event item ready() took off the queue, for __anext__
         with contextlib.suppress(RuntimeError):  # no running loop: start on first read
             self._start()
 
@@ -630,13 +631,27 @@ class EtcdWatch(Watch):
             raise StopAsyncIteration
         if self._task is None:
             self._start()
-        item = await self._queue.get()
+        if self._stash is not None:
+            item, self._stash = self._stash, None
+        else:
+            item = await self._queue.get()
         if isinstance(item, WatchEvent):
             return item
         await self.close()
         if item is _END:
             raise StopAsyncIteration
         raise item
+
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Events already read from etcd, without waiting (stops at an error or the end)."""
+        out: list[WatchEvent] = []
+        while len(out) < limit and self._stash is None and not self._closed and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, WatchEvent):
+                out.append(item)
+            else:
+                self._stash = item
+        return out
 
     async def _run(self) -> None:
         try:

@@ -141,3 +141,24 @@ async def test_buffered_events_are_handed_over_in_one_batch(store):
     assert [e.revision for e in await collect(w, 2)] == revs[3:]
     assert w.ready(10) == []
     await w.close()
+
+
+async def test_a_direct_etcd_watch_hands_over_buffered_events_too(etcd1):
+    s = EtcdStorage(etcd1.client_urls, prefix=f"/direct-{uuid.uuid4().hex[:6]}")  # no cache
+    try:
+        start = await s.current_revision() + 1
+        w = s.watch("/", start_revision=start)
+        assert isinstance(w, EtcdWatch)
+        revs = [(await s.create(f"/{i}", b"")).mod_revision for i in range(6)]
+        assert (await collect(w, 1))[0].revision == revs[0]
+        async with asyncio.timeout(GUARD):
+            while w._queue.qsize() < 5:
+                await asyncio.sleep(0.01)
+        assert [e.revision for e in w.ready(3)] == revs[1:4]
+        assert [e.revision for e in w.ready(10)] == revs[4:]
+        assert w.ready(10) == []
+        await w.close()
+        with pytest.raises(StopAsyncIteration):
+            await w.__anext__()
+    finally:
+        await s.close()
