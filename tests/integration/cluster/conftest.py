@@ -6,18 +6,17 @@ Every process is started here and stopped by its pid (SIGTERM, then SIGKILL).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from pybernetes.client import Client
+from tests import polling
 from tests.conftest import APIServerProcess
 from tests.etcd_cluster import EtcdCluster, etcd_missing_reason
 
@@ -25,21 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PYB = (sys.executable, "-m", "pybernetes.cli.main")
 
 
-async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
-    """Poll an (async or sync) predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if asyncio.iscoroutine(last):
-                last = await last
-        except Exception as e:  # noqa: BLE001 - a transient failure is one more poll
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+wait_for = polling.waiter(timeout=60.0, interval=0.2, retry_errors=True)
 
 
 class ComponentProcess:

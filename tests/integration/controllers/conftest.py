@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pybernetes.client import Client, errors
 from pybernetes.controllers.manager import ControllerManager, ControllerManagerConfig
 from pybernetes.controllers.node_lifecycle import NodeLifecycleConfig
 from pybernetes.controllers.pod_gc import PodGCConfig
+from tests import polling
 
 from .hollow import HollowCluster
 
@@ -30,18 +30,7 @@ FAST = ControllerManagerConfig(
     pod_gc=PodGCConfig(terminated_pod_gc_threshold=3, period=0.5))
 
 
-async def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    """Poll an (async or sync) predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+wait_for = polling.waiter(timeout=30.0, interval=0.1)
 
 
 @pytest.fixture

@@ -5,15 +5,14 @@ services and endpoint slices."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 import uuid
 
 import pytest
 
 from pybernetes.client import Client, errors
 from pybernetes.proxy import ProxyConfig, ServiceProxy
+from tests import polling
 from tests.conftest import APIServerProcess
 
 
@@ -65,22 +64,7 @@ async def proxy(client, namespace, proxy_apiserver):
         await p.stop()
 
 
-async def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll an (async or sync) predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if asyncio.iscoroutine(last):
-                last = await last
-        except Exception as e:  # noqa: BLE001 - polled condition not there yet
-            last = e
-        else:
-            if last:
-                return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+wait_for = polling.waiter(timeout=20.0, interval=0.05, retry_errors=True)
 
 
 async def create_service(client, ns: str, name: str, *, ports=None, type_: str = "ClusterIP",
