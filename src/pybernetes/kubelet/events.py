@@ -2,7 +2,10 @@
 kubelet's touches (``source.host``, the container's ``fieldPath``), written by
 a small fixed set of writers from a bounded queue — so a burst of pod starts
 (three events each) never crowds the status writes out of the connection pool.
-Events are best effort: beyond ``buffer`` pending, new ones are dropped."""
+Events never delay status: given ``idle`` (set while no pod sync, and so no
+status write, is under way), writers hold queued events until it is set, for
+at most ``max_defer`` seconds per batch. Events are best effort: beyond
+``buffer`` pending, new ones are dropped."""
 
 from __future__ import annotations
 
@@ -19,9 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class KubeletEventRecorder(EventRecorder):
-    def __init__(self, client, *, node_name: str, writers: int = 2, buffer: int = 2000):
+    def __init__(self, client, *, node_name: str, writers: int = 2, buffer: int = 2000,
+                 idle: asyncio.Event | None = None, max_defer: float = 1.0):
         super().__init__(client, "kubelet", host=node_name)
         self.node_name = node_name
+        self._idle = idle
+        self._max_defer = max_defer
+        self._deferred_since: float | None = None
         self._queue: deque[dict] = deque()
         self._buffer = buffer
         self._writers = writers
@@ -58,9 +65,24 @@ class KubeletEventRecorder(EventRecorder):
     async def _drain(self) -> None:
         while True:
             while self._queue:
-                await self._write(self._queue.popleft())
+                await self._yield_to_status()
+                if self._queue:
+                    await self._write(self._queue.popleft())
+            self._deferred_since = None
             self._wake.clear()
             await self._wake.wait()
+
+    async def _yield_to_status(self) -> None:
+        """Wait until no pod sync runs, unless this batch already waited ``max_defer``."""
+        if self._idle is None or self._idle.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        if self._deferred_since is None:
+            self._deferred_since = loop.time()
+        left = self._deferred_since + self._max_defer - loop.time()
+        if left > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=left)
 
     async def aclose(self) -> None:
         """Write what is queued (up to 5 s), then stop the writers."""

@@ -100,7 +100,11 @@ class Kubelet:
             self.runtime = ProcessRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
                                           log_max_size=config.log_max_size, log_max_files=config.log_max_files)
         self.node_ip = self.runtime.node_ip
-        self.recorder = KubeletEventRecorder(client, node_name=config.node_name)
+        # Set while no pod sync runs: event writes wait for it (status first).
+        self.syncs_idle = asyncio.Event()
+        self.syncs_idle.set()
+        self._syncing = 0
+        self.recorder = KubeletEventRecorder(client, node_name=config.node_name, idle=self.syncs_idle)
         self.backoff = CrashLoopBackoff(initial=config.crashloop_initial, cap=config.crashloop_cap,
                                         reset_after=config.crashloop_reset)
         self.backoff_reported: set[str] = set()
@@ -217,6 +221,15 @@ class Kubelet:
         self.recorder.event(pod, "Warning", reason, message)
         status = {**(pod.get("status") or {}), "phase": "Failed", "reason": reason, "message": message}
         await self.status_writer.write(pod, status)
+
+    def sync_started(self) -> None:
+        self._syncing += 1
+        self.syncs_idle.clear()
+
+    def sync_finished(self) -> None:
+        self._syncing -= 1
+        if self._syncing == 0:
+            self.syncs_idle.set()
 
     def _worker_done(self, worker: PodWorker) -> None:
         if self.workers.get(worker.uid) is worker:

@@ -54,6 +54,18 @@ def _grace(pod: dict | None, default: float = 30.0) -> float:
     return float(default if g is None else g)
 
 
+_META_ACTED_ON = ("deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations")
+
+
+def _needs_sync(old: dict, new: dict) -> bool:
+    """Whether the pod changed in what a sync reads: its spec, its deletion, and
+    the labels/annotations downward API volumes show."""
+    if old.get("spec") != new.get("spec"):
+        return True
+    om, nm = old["metadata"], new["metadata"]
+    return any(om.get(k) != nm.get(k) for k in _META_ACTED_ON)
+
+
 class PodWorker:
     def __init__(self, kubelet: Kubelet, uid: str, pod: dict | None):
         self.kl = kubelet
@@ -75,10 +87,14 @@ class PodWorker:
 
     # -- driving -------------------------------------------------------------------
     def update(self, pod: dict | None) -> None:
+        """The latest pod from the apiserver (None: gone). A change of status
+        alone (mostly the echo of the kubelet's own write) needs no sync."""
         if pod is None:
             self.gone = True
         else:
-            self.pod = self.last_pod = pod
+            old, self.pod, self.last_pod = self.pod, pod, pod
+            if old is not None and not _needs_sync(old, pod):
+                return
         self._wake.set()
 
     def wake(self) -> None:
@@ -96,6 +112,7 @@ class PodWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
+            self.kl.sync_started()
             try:
                 next_delay = await self.sync()
             except asyncio.CancelledError:
@@ -103,6 +120,8 @@ class PodWorker:
             except Exception:
                 log.exception("pod %s: sync failed", self.uid)
                 next_delay = _RETRY
+            finally:
+                self.kl.sync_finished()
             delay = self.kl.config.sync_frequency if next_delay is None else max(next_delay, 0.0)
         self.kl._worker_done(self)
 
@@ -331,6 +350,9 @@ class PodWorker:
                                     f'Container image "{c.get("image")}" already present on machine', init=init)
         kl.recorder.container_event(pod, name, "Normal", "Created", f"Created container {name}", init=init)
         kl.recorder.container_event(pod, name, "Normal", "Started", f"Started container {name}", init=init)
+        if not init:  # probes run from the start (no later sync is needed to begin them)
+            kl.probes.ensure(pod=pod, container=c, container_id=st.id, started_at=st.started_at or time.time(),
+                             pod_ip=kl.runtime.sandbox_ip(self.uid), exec_fn=self._exec_fn(st.id))
         hook = ((c.get("lifecycle") or {}).get("postStart") or {})
         if hook:
             ok, out = await self._run_hook(hook, c, st.id, timeout=_grace(pod))

@@ -9,6 +9,8 @@ the probe-derived ready/started flags.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,10 +20,16 @@ __all__ = ["ContainerView", "container_status", "pod_phase", "pod_conditions", "
            "format_time", "status_equal"]
 
 
+@functools.lru_cache(maxsize=1024)
+def _format_second(sec: int) -> str:
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def format_time(t: float | None) -> str | None:
+    """RFC 3339 to the second (metav1.Time), as Kubernetes serialises it."""
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(math.floor(t))
 
 
 @dataclass(frozen=True, slots=True)

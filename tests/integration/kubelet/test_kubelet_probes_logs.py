@@ -80,6 +80,13 @@ async def test_readiness_toggles_ready(client, kubelet, tmp_path):
     assert all(s["ready"] for s in p["status"]["containerStatuses"])
     (d / "ready").unlink()
     p = await wait_for(lambda: ready_is("False"), what="Ready=False")
+
+    async def both_unready():
+        # Each container's probes keep their own period: the second may flip a period later.
+        p = await get(client, "ready")
+        return not any(s["ready"] for s in p["status"]["containerStatuses"] if s["name"] != "tcp") and p
+
+    p = await wait_for(both_unready, what="main and side unready")
     cond = next(c for c in p["status"]["conditions"] if c["type"] == "Ready")
     assert cond["reason"] == "ContainersNotReady"
     assert cond["message"] == "containers with unready status: [main side]"

@@ -75,26 +75,25 @@ async def test_state_saved_by_shim_and_helper_restarts_after_dying(tmp_path):
     try:
         first = await rt.start_container(_cfg(["sleep", "30"], name="first"))
         state = None
-        cdir = next(p for p in (tmp_path / "root" / "containers" / "u").iterdir() if p.name.startswith("first_"))
-        for _ in range(100):
-            state = load_state(str(cdir))
+        for _ in range(250):  # the shim saves it, shortly after the start returned
+            state = load_state(str(tmp_path / "root" / "containers" / "u" / "first_0"))
             if state is not None:
                 break
             await asyncio.sleep(0.02)
         assert state is not None and state.id == first.id and state.shim_pid > 0 and state.started_at
-        helper = rt._spawner._helper.proc
-        os.kill(helper.pid, signal.SIGKILL)
-        await asyncio.to_thread(helper.wait)
+        (old,) = rt._spawner.helper_pids()
+        os.kill(old, signal.SIGKILL)
         # The container outlives its helper; the next start brings up a new helper.
-        assert rt.container_status(first.id).state == "running"
-        for _ in range(50):  # the helper's end is noticed on the event loop
-            if rt._spawner._helper.dead:
+        for _ in range(250):  # the helper's end is noticed on the event loop
+            if not rt._spawner.helper_pids():
                 break
             await asyncio.sleep(0.02)
+        assert rt._spawner.helper_pids() == []
+        assert rt.container_status(first.id).state == "running"
         second = await rt.start_container(_cfg(["sh", "-c", "echo again"], name="second"))
         done = await _wait_exit(rt, second.id)
         assert read_log(done.log_path, LogOptions()) == b"again\n"
-        assert rt._spawner._helper.proc.pid != helper.pid
+        assert rt._spawner.helper_pids() and old not in rt._spawner.helper_pids()
         await rt.stop_container(first.id, grace_period=1)
         assert rt.container_status(first.id).exit_code == 143
     finally:

@@ -36,14 +36,15 @@ def container_env(config: ContainerConfig, extra: dict[str, str] | None = None) 
     return pairs
 
 
-def launch_spec(config: ContainerConfig, *, container_dir: str, log_dir: str, hidden_dirs: tuple[str, ...],
+def launch_spec(config: ContainerConfig, *, container_dir: str, log_path: str, hidden_dirs: tuple[str, ...],
                 as_root: bool, state: dict | None = None) -> dict:
-    """The JSON-ready request for the spawn helper. ``state`` (the task state
-    to save) is written to ``state.json`` by the container's shim, with its
-    pid, kernel start time and ``started_at`` filled in."""
+    """The JSON-ready request for the spawn helper. The helper opens (creates)
+    ``log_path`` for the kubelet's log pump; ``state`` (the task state to
+    save) is written to ``state.json`` by the container's shim, with its pid,
+    kernel start time and ``started_at`` filled in."""
     extra = None if as_root else {ROOTLESS_ROOT_ENV: posixpath.join(container_dir, "rootfs")}
     return {
-        "dir": container_dir, "log_dir": log_dir, "as_root": as_root, "argv": list(config.argv),
+        "dir": container_dir, "log_path": log_path, "as_root": as_root, "argv": list(config.argv),
         "env": [list(p) for p in container_env(config, extra)], "working_dir": config.working_dir,
         "mounts": [[m.host_path, m.container_path, m.read_only] for m in config.mounts],
         "hidden": list(hidden_dirs) if as_root else [], "state": state,

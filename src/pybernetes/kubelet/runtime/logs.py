@@ -45,24 +45,26 @@ def open_fifo(path: str) -> int:
 
 
 class LogPump:
-    """Copies a container's stdout/stderr FIFOs into its CRI log file.
+    """Copies a container's stdout/stderr into its CRI log file.
 
-    The FIFOs are opened read-write so they never report end-of-file while
-    the container lives (the shim holds its own ends open too); call
-    :meth:`close` after the container exited to drain and stop.
+    ``fds`` are non-blocking read ends of the container's output (pipes, or
+    FIFOs opened read-write by :func:`open_fifo`); the pump owns them. The
+    writers normally outlive the pump's interest (the shim holds the pipes);
+    should every writer go, the stream simply ends. Call :meth:`close` after
+    the container exited to drain and stop.
     """
 
-    def __init__(self, *, stdout_fifo: str, stderr_fifo: str, log_path: str,
-                 max_size: int = 10 * 1024 * 1024, max_files: int = 5, fds: tuple[int, int] | None = None):
+    def __init__(self, *, fds: tuple[int, int], log_path: str, max_size: int = 10 * 1024 * 1024,
+                 max_files: int = 5, log_fd: int | None = None):
         self.log_path = log_path
         self.max_size = max_size
         self.max_files = max_files
         self._loop = asyncio.get_running_loop()
-        self._out = open(log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the pump
+        # log_fd: the file already opened for appending (the pump owns it).
+        self._out = open(log_path if log_fd is None else log_fd, "ab", buffering=0)  # noqa: SIM115
         self._size = self._out.tell()
         self._fds: dict[int, tuple[bytes, bytearray]] = {}
-        for i, (stream, path) in enumerate(((b"stdout", stdout_fifo), (b"stderr", stderr_fifo))):
-            fd = fds[i] if fds is not None else open_fifo(path)
+        for stream, fd in zip((b"stdout", b"stderr"), fds, strict=True):
             self._fds[fd] = (stream, bytearray())
             self._loop.add_reader(fd, self._readable, fd)
         self.closed = False
@@ -73,6 +75,9 @@ class LogPump:
         except BlockingIOError:
             return
         except OSError:
+            self._loop.remove_reader(fd)
+            return
+        if not data:  # every writer is gone: nothing more will come
             self._loop.remove_reader(fd)
             return
         self._consume(fd, data)

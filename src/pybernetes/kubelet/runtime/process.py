@@ -3,17 +3,17 @@ with a shim, plus mount-namespace isolation when running as root).
 
 Layout under ``root`` (the kubelet's root dir)::
 
-    containers/<pod uid>/<name>_<attempt>/   state.json pid exit shim.log
-                                            stdout.fifo stderr.fifo upper/ work/ rootfs/
+    containers/<pod uid>/<name>_<attempt>/   state.json pid exit shim.log upper/ work/ rootfs/
     logs/<ns>_<pod>_<uid>/<name>/<attempt>.log   CRI-format log (see logs.py)
 
 Containers are started by the spawn helper (spawner.py, spawn_helper.py), a
 small pre-started process: each container runs under its own shim process
 in its own session and process group. The runtime watches the shim through
 a pidfd (no thread, no polling, works for adopted non-children too) and
-reads the container's exit code from the file the shim writes. Starting a
-container costs the event loop one message to the helper and the log pump's
-setup; nothing here blocks the loop for long.
+reads the container's exit code from the file the shim writes. As CRI's
+StartContainer, ``start_container`` returns once the container runs its
+command; meanwhile the event loop only sent one message to a helper and set
+up the log pump. Nothing here blocks the loop for long.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from .interface import (
     ContainerConfig,
@@ -39,9 +38,10 @@ from .interface import (
     SandboxConfig,
 )
 from .launcher import exec_argv, launch_spec
-from .logs import LogPump
+from .logs import LogPump, open_fifo
+from .spawn_helper import PIPE_FDS
 from .spawner import Spawner
-from .state import TaskState, load_state, save_state
+from .state import TaskState, load_state, save_state, state_dict
 
 __all__ = ["ProcessRuntime", "host_ip"]
 
@@ -73,9 +73,10 @@ def _start_ticks(pid: int) -> int | None:
 
 
 class _Task:
-    __slots__ = ("state", "dir", "pidfd", "pump", "exited")
+    __slots__ = ("state", "dir", "pidfd", "pump", "exited", "pid_checked")
 
     def __init__(self, state: TaskState, directory: str):
+        self.pid_checked = 0.0
         self.state = state
         self.dir = directory
         self.pidfd: int | None = None
@@ -98,6 +99,7 @@ class ProcessRuntime:
         self.log_max_files = log_max_files
         self._tasks: dict[str, _Task] = {}
         self._spawner = Spawner()
+        self._sandboxes: set[str] = set()
         self._containers_root = os.path.join(self.root, "containers")
         self._logs_root = os.path.join(self.root, "logs")
         os.makedirs(self._containers_root, exist_ok=True)
@@ -111,7 +113,11 @@ class ProcessRuntime:
         return os.path.join(self._containers_root, uid)
 
     async def create_sandbox(self, config: SandboxConfig) -> str:
-        return await asyncio.to_thread(self._create_sandbox, config)
+        if config.uid in self._sandboxes:  # every sync asks: no thread hop once it exists
+            return self._sandbox_dir(config.uid)
+        d = await asyncio.to_thread(self._create_sandbox, config)
+        self._sandboxes.add(config.uid)
+        return d
 
     def _create_sandbox(self, config: SandboxConfig) -> str:
         d = self._sandbox_dir(config.uid)
@@ -123,6 +129,7 @@ class ProcessRuntime:
         return d
 
     async def remove_sandbox(self, uid: str) -> None:
+        self._sandboxes.discard(uid)
         for task in [t for t in self._tasks.values() if t.state.pod_uid == uid]:
             await self.stop_container(task.state.id, grace_period=0)
             await self.remove_container(task.state.id)
@@ -173,24 +180,27 @@ class ProcessRuntime:
         if os.path.lexists(cdir):  # noqa: ASYNC240 - one lstat; a leftover of a lost task: start afresh
             await asyncio.to_thread(_rmtree, cdir)
         log_path = self._log_path(state)
-        spec = launch_spec(config, container_dir=cdir, log_dir=os.path.dirname(log_path),
-                           hidden_dirs=(self.root,), as_root=self.as_root, state=asdict(state))
+        spec = launch_spec(config, container_dir=cdir, log_path=log_path, hidden_dirs=(self.root,),
+                           as_root=self.as_root, state=state_dict(state))
         spawned = await self._spawner.spawn(spec)
         state.shim_pid = spawned.shim_pid
         state.shim_start_ticks = spawned.start_ticks
         state.started_at = spawned.started_at
         task = _Task(state, cdir)
+        task.pid_checked = time.monotonic()  # the shim has barely started: no pid file yet
         try:
-            task.pump = LogPump(stdout_fifo=os.path.join(cdir, "stdout.fifo"),
-                                stderr_fifo=os.path.join(cdir, "stderr.fifo"), log_path=log_path,
-                                max_size=self.log_max_size, max_files=self.log_max_files,
-                                fds=(spawned.stdout_fd, spawned.stderr_fd))
+            task.pump = LogPump(fds=(spawned.stdout_fd, spawned.stderr_fd), log_path=log_path,
+                                max_size=self.log_max_size, max_files=self.log_max_files, log_fd=spawned.log_fd)
         except OSError:
-            os.close(spawned.stdout_fd)
-            os.close(spawned.stderr_fd)
+            for fd in (spawned.stdout_fd, spawned.stderr_fd, spawned.log_fd, spawned.ready_fd):
+                os.close(fd)
             raise
         self._tasks[cid] = task
         self._watch(task, spawned.shim_pid)
+        # As CRI's StartContainer: return once the container runs its command.
+        pid = await _read_ready(spawned.ready_fd, timeout=_READY_TIMEOUT)
+        if pid and not state.pid:
+            state.pid = pid
         return self._status(task)
 
     def _watch(self, task: _Task, pid: int) -> None:
@@ -224,7 +234,7 @@ class ProcessRuntime:
         st = task.state
         if st.exit_code is not None:
             return
-        self._read_pid(task)
+        self._read_pid(task, force=True)
         exit_file = os.path.join(task.dir, "exit")
         try:
             with open(exit_file) as f:
@@ -238,8 +248,14 @@ class ProcessRuntime:
                 st.message = "the container's process disappeared; exit code unknown"
         st.reason = "Completed" if st.exit_code == 0 else "Error"
 
-    def _read_pid(self, task: _Task) -> int:
+    def _read_pid(self, task: _Task, *, force: bool = False) -> int:
+        """The container's pid from the shim's ``pid`` file (0 until written;
+        looked for at most every 50 ms unless forced: status builds ask often)."""
         if not task.state.pid:
+            now = time.monotonic()
+            if now - task.pid_checked < 0.05 and not force:
+                return 0
+            task.pid_checked = now
             with contextlib.suppress(OSError, ValueError), open(os.path.join(task.dir, "pid")) as f:
                 task.state.pid = int(f.read().strip())
         return task.state.pid
@@ -305,13 +321,19 @@ class ProcessRuntime:
 
     async def exec_sync(self, container_id: str, argv: Sequence[str], *, timeout: float) -> ExecResult:
         task = self._tasks.get(container_id)
-        if task is None or task.state.exit_code is not None:
+        deadline = time.monotonic() + timeout
+        # The pid appears once the container runs its command: before, its view is not complete.
+        while task is not None and task.state.exit_code is None and not self._read_pid(task, force=True) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if task is None or task.state.exit_code is not None or not task.state.pid:
             return ExecResult(exit_code=126, output=b"container is not running")
+        timeout = max(deadline - time.monotonic(), 0.01)
         st = task.state
         config = ContainerConfig(pod_uid=st.pod_uid, pod_namespace=st.pod_namespace, pod_name=st.pod_name,
                                  name=st.name, attempt=st.attempt, image=st.image, argv=tuple(st.argv),
                                  env=tuple((k, v) for k, v in st.env), working_dir=st.working_dir)
-        cmd = exec_argv(config, pid=self._read_pid(task), argv=list(argv), as_root=self.as_root,
+        cmd = exec_argv(config, pid=self._read_pid(task, force=True), argv=list(argv), as_root=self.as_root,
                         container_dir=task.dir)
         proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.DEVNULL,
                                                     stdout=asyncio.subprocess.PIPE,
@@ -327,7 +349,7 @@ class ProcessRuntime:
 
     def container_stats(self, container_id: str) -> ContainerStats | None:
         task = self._tasks.get(container_id)
-        pid = self._read_pid(task) if task else 0
+        pid = self._read_pid(task, force=True) if task else 0
         if not pid or task.state.exit_code is not None:
             return None
         try:
@@ -356,10 +378,8 @@ class ProcessRuntime:
             alive = state.shim_pid and _start_ticks(state.shim_pid) == state.shim_start_ticks
             if alive:
                 try:
-                    task.pump = LogPump(stdout_fifo=os.path.join(cdir, "stdout.fifo"),
-                                        stderr_fifo=os.path.join(cdir, "stderr.fifo"),
-                                        log_path=self._log_path(state), max_size=self.log_max_size,
-                                        max_files=self.log_max_files)
+                    task.pump = LogPump(fds=_reopen_output(cdir, state.shim_pid), log_path=self._log_path(state),
+                                        max_size=self.log_max_size, max_files=self.log_max_files)
                 except OSError as e:
                     log.warning("container %s: log pipes not reopened: %s", state.id, e)
                 self._watch(task, state.shim_pid)
@@ -394,6 +414,64 @@ class ProcessRuntime:
             if task.pump is not None:
                 task.pump.close()
                 task.pump = None
+
+
+_READY_TIMEOUT = 120.0  # a container whose setup hangs is reported running after this (CRI's timeout)
+
+
+async def _read_ready(fd: int, *, timeout: float) -> int:
+    """The container's pid from its ready pipe (0 if the shim died first or the
+    setup took longer than ``timeout``); closes ``fd``."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    buf = bytearray()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        buf.extend(chunk)
+        if (not chunk or b"\n" in buf) and not fut.done():
+            fut.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fut, timeout)
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    try:
+        return int(buf.split(b"\n", 1)[0])
+    except ValueError:
+        return 0
+
+
+def _reopen_output(cdir: str, shim_pid: int) -> tuple[int, int]:
+    """Read ends of a running container's output for a new kubelet: the pipes
+    its shim holds at PIPE_FDS, reopened through /proc (read-write, so they
+    never report end-of-file); containers started by the older shell shim
+    have FIFOs in their directory instead."""
+    fds: list[int] = []
+    try:
+        for n in PIPE_FDS:
+            path = f"/proc/{shim_pid}/fd/{n}"
+            if not os.readlink(path).startswith("pipe:"):
+                raise OSError(f"{path} is not a pipe")
+            fds.append(os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC))
+        return fds[0], fds[1]
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+    out = open_fifo(os.path.join(cdir, "stdout.fifo"))
+    try:
+        return out, open_fifo(os.path.join(cdir, "stderr.fifo"))
+    except OSError:
+        os.close(out)
+        raise
 
 
 def _save_quietly(directory: str, state: TaskState) -> None:

@@ -4,27 +4,36 @@ spawn_helper.py REQ_FD REP_FD``; see spawner.py for the kubelet's side).
 
 Why a helper: starting a container used to cost the machine ~20 ms of CPU
 (a shell shim, ``unshare``, a second shell, one ``mount`` binary per mount,
-``chroot``, ``env``: a dozen fork+execs). Here one fork of this small process
-becomes the container's shim, a second fork becomes the container, which
-makes its mounts with system calls and execs the command: ~2 ms.
+``chroot``, ``env``: a dozen fork+execs), and the kubelet's worker threads
+paid for laying out its directory. Here the helper opens the log file, makes
+three pipes and forks; the child becomes the container's shim, which forks
+the container, which makes its mounts with system calls and execs the
+command.
 
 Protocol. Requests arrive on REQ_FD (a stream socket) as a 4-byte big-endian
 length plus a JSON *launch spec* (launcher.py builds it); they are handled in
 order, and each gets one reply on REP_FD (a seqpacket socket), in order: JSON
-``{"id", "shim_pid", "start_ticks", "started_at"}`` carrying two file
-descriptors (the read ends of the container's stdout/stderr FIFOs, opened
-before the container exists so no output is lost), or ``{"id", "error",
-"errno"}``. End of file on REQ_FD ends the helper; the shims it started live
-on (in their own sessions) and a new helper never needs them.
+``{"id", "shim_pid", "start_ticks", "started_at"}`` carrying four file
+descriptors: the non-blocking read ends of the container's stdout and stderr
+pipes (made before the container exists, so no output is lost), its log file
+opened for appending, and the *ready* pipe, on which the shim writes the
+container's pid once the container runs its command; or ``{"id", "error",
+"errno"}``. End of file on REQ_FD ends the helper; the shims it
+started live on (in their own sessions) and a new helper never needs them.
 
-The shim (one per container, the container's parent) keeps both FIFOs open
-for writing so a container printing while no kubelet reads never dies of
-SIGPIPE, ignores SIGTERM/SIGINT/SIGHUP (a signal to the container's process
-group reaches the container, the shim stays to record the exit), writes the
-container's pid to ``pid`` and, when it exits, its exit code (128+signal if
-killed, as a shell reports it) to ``exit`` — both atomically (write + rename);
-first of all it saves the task state it was given (``state.json``) with its
-own pid, kernel start time and ``started_at``, so a restarted kubelet finds it.
+The shim (one per container, the container's parent) makes the container's
+directory and saves the task state it was given (``state.json``) with its own
+pid, kernel start time and ``started_at``, so a restarted kubelet finds it.
+It keeps the pipes' read ends open at ``PIPE_FDS`` (3 and 4): output written
+while no kubelet reads waits in the pipe (the container never dies of
+SIGPIPE), and a new kubelet reopens the pipes through
+``/proc/<shim pid>/fd/3`` and ``4``. It ignores SIGTERM/SIGINT/SIGHUP (a
+signal to the container's process group reaches the container, the shim
+stays to record the exit), writes the container's pid to ``pid`` and the
+ready pipe once the container runs its command (its exec closed a
+close-on-exec pipe: its filesystem view is complete) and, when it exits, its
+exit code (128+signal if killed, as a shell reports it) to
+``exit`` — both atomically (write + rename).
 The container, as root, gets a private mount namespace whose root is an
 overlay of the host's ``/`` (upper/work dirs in its directory), /proc /dev
 /sys rbound, ``hidden`` directories covered by a small tmpfs, each mount
@@ -34,6 +43,7 @@ symlinks under ``rootfs`` and the command runs on the host from there.
 
 import contextlib
 import ctypes
+import fcntl
 import gc
 import json
 import os
@@ -45,8 +55,10 @@ import sys
 import time
 import traceback
 
-__all__ = ["main", "prepare_dirs", "start_ticks"]
+__all__ = ["main", "start_ticks", "PIPE_FDS"]
 
+# Where a shim keeps the read ends of its container's stdout and stderr pipes.
+PIPE_FDS = (3, 4)
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 _libc = None
@@ -87,19 +99,6 @@ def _write_atomic(path, text):
     with open(path + ".tmp", "w") as f:
         f.write(text)
     os.replace(path + ".tmp", path)
-
-
-def prepare_dirs(spec):
-    """What the helper itself must make (the rest is the container's own
-    work, done in parallel): the directories, the FIFOs."""
-    d = spec["dir"]
-    os.makedirs(d, exist_ok=True)
-    for fifo in ("stdout.fifo", "stderr.fifo"):
-        path = os.path.join(d, fifo)
-        if not os.path.exists(path):
-            os.mkfifo(path, 0o600)
-    if not os.path.isdir(spec["log_dir"]):
-        os.makedirs(spec["log_dir"], exist_ok=True)
 
 
 # -- the container -----------------------------------------------------------------
@@ -145,24 +144,22 @@ def _setup_links(spec):
     return root
 
 
-def _container(spec):
+def _container(spec, out_w, err_w):
     """In the shim's child: stdio, filesystem view, exec. Never returns."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     d = spec["dir"]
-    for sub in ("upper", "work", "rootfs"):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(os.path.join(d, sub))
     try:
         null = os.open("/dev/null", os.O_RDONLY)
-        out = os.open(os.path.join(d, "stdout.fifo"), os.O_WRONLY)
-        err = os.open(os.path.join(d, "stderr.fifo"), os.O_WRONLY)
-        for fd, target in ((null, 0), (out, 1), (err, 2)):
+        for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
             os.dup2(fd, target)
             os.close(fd)
     except OSError as e:
         os.write(2, f"container stdio: {e}\n".encode())
         os._exit(128)
+    for sub in ("upper", "work", "rootfs"):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.join(d, sub))
     argv = spec["argv"]
     try:
         if spec["as_root"]:
@@ -184,7 +181,7 @@ def _container(spec):
 
 
 # -- the shim ----------------------------------------------------------------------
-def _shim(spec):
+def _shim(spec, pipes):
     """The container's parent for its whole life. Never returns."""
     d = spec["dir"]
     gc.disable()
@@ -194,13 +191,20 @@ def _shim(spec):
             signal.signal(sig, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
-        log = os.open(os.path.join(d, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        # Our own write ends: the pipes outlive a kubelet that stopped reading.
-        keep = [os.open(os.path.join(d, f), os.O_RDWR) for f in ("stdout.fifo", "stderr.fifo")]  # noqa: F841
+        # Out of the way of the numbers set below.
+        out_r, out_w, err_r, err_w, ready_w = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in pipes)
+        for fd in pipes:
+            os.close(fd)
+        os.makedirs(d, exist_ok=True)
+        log = os.open(os.path.join(d, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        for fd, target in ((null, 0), (log, 1), (log, 2)):
+            os.dup2(fd, target, inheritable=False)
+        os.close(null)
+        os.close(log)
+        for fd, target in ((out_r, PIPE_FDS[0]), (err_r, PIPE_FDS[1])):
+            os.dup2(fd, target, inheritable=False)
+            os.close(fd)
         state = spec.get("state")
         if state is not None:
             state.update(shim_pid=os.getpid(), shim_start_ticks=start_ticks(os.getpid()),
@@ -208,10 +212,20 @@ def _shim(spec):
             # Written in place: a new file needs no rename (and no ext4 data flush).
             with open(os.path.join(d, "state.json"), "w") as f:
                 json.dump(state, f)
+        # Closed by the container's exec (close-on-exec): its end of file means the
+        # container is set up and runs its command (or died trying).
+        started_r, started_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:
-            _container(spec)
+            _container(spec, out_w, err_w)
+        for fd in (out_w, err_w, started_w):
+            os.close(fd)
+        while os.read(started_r, 64):
+            pass
+        os.close(started_r)
         _write_atomic(os.path.join(d, "pid"), f"{pid}\n")
+        os.write(ready_w, f"{pid}\n".encode())  # the kubelet's start returns: the container runs
+        os.close(ready_w)
         while True:
             _, status = os.waitpid(pid, 0)
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
@@ -227,24 +241,41 @@ def _shim(spec):
 
 # -- the helper --------------------------------------------------------------------
 def _launch(spec, closing):
-    """Make the FIFOs, open their read ends (for the kubelet), fork the shim."""
-    prepare_dirs(spec)
-    d = spec["dir"]
-    fds = [os.open(os.path.join(d, f), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-           for f in ("stdout.fifo", "stderr.fifo")]
+    """Open the log file, make the pipes, fork the shim; the log file and the
+    pipes' read ends go to the kubelet."""
+    log_path = spec["log_path"]
+    log_dir = os.path.dirname(log_path)
+    if not os.path.isdir(log_dir):
+        os.makedirs(log_dir, exist_ok=True)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    pipes: list[int] = []
     try:
+        for _ in range(3):
+            pipes.extend(os.pipe())
+    except OSError:
+        for fd in [*pipes, log]:
+            os.close(fd)
+        raise
+    out_r, out_w, err_r, err_w, ready_r, ready_w = pipes
+    pipes = [out_r, out_w, err_r, err_w, ready_w]
+    try:
+        for fd in (out_r, err_r, ready_r):
+            os.set_blocking(fd, False)
         spec["started_at"] = started = time.time()
         pid = os.fork()
         if pid == 0:
-            for fd in closing + fds:
+            for fd in [*closing, log]:
                 os.close(fd)
-            _shim(spec)
+            _shim(spec, pipes)
         ticks = start_ticks(pid)  # the shim cannot be reaped before we wait for it
-        return {"id": spec.get("id"), "shim_pid": pid, "start_ticks": ticks, "started_at": started}, fds
     except BaseException:
-        for fd in fds:
+        for fd in [*pipes, log, ready_r]:
             os.close(fd)
         raise
+    for fd in (out_w, err_w, ready_w):
+        os.close(fd)
+    reply = {"id": spec.get("id"), "shim_pid": pid, "start_ticks": ticks, "started_at": started}
+    return reply, [out_r, err_r, log, ready_r]
 
 
 def _recv_exact(sock, n):

@@ -4,10 +4,11 @@ never pays for fork+exec of its own (large) process, nor for the dozen
 executables a shell-built container used to cost.
 
 :meth:`Spawner.spawn` sends a launch spec and returns the shim's pid, its
-kernel start time and the read ends of the container's output FIFOs. The
+kernel start time, the read ends of the container's output pipes, its log
+file, and a pipe that delivers the container's pid once it runs its command. A
 helper is started on first use and again if it died (a request in flight
-then fails with ``OSError``); :meth:`close` ends it — containers it started
-keep running, as they must across a kubelet restart.
+then fails with ``OSError``); :meth:`close` ends them — containers they
+started keep running, as they must across a kubelet restart.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Spawned:
     started_at: float
     stdout_fd: int
     stderr_fd: int
+    log_fd: int
+    ready_fd: int  # the container's pid arrives here once it runs its command
 
 
 class _Helper:
@@ -70,21 +73,30 @@ class _Helper:
 
 
 class Spawner:
-    def __init__(self) -> None:
-        self._helper: _Helper | None = None
+    """``helpers`` helper processes (default: one per CPU, at most 4), each
+    handling its requests in order; a request goes to the one with the
+    fewest in flight, so a burst of starts uses every core."""
+
+    def __init__(self, *, helpers: int | None = None) -> None:
+        self._slots: list[_Helper | None] = [None] * max(1, helpers or min(os.cpu_count() or 1, 4))
         self._start_lock = asyncio.Lock()
         self._ids = itertools.count(1)
 
     async def _ensure(self) -> _Helper:
+        """The least busy helper, started (again) if it is not running."""
+        i = min(range(len(self._slots)), key=lambda j: _load(self._slots[j]))
+        h = self._slots[i]
+        if h is not None and not h.dead:
+            return h
         async with self._start_lock:
-            h = self._helper
+            h = self._slots[i]
             if h is not None and not h.dead:
                 return h
             if h is not None:
                 await self._reap(h)
             h = await asyncio.to_thread(_Helper)
             asyncio.get_running_loop().add_reader(h.rep.fileno(), self._on_reply, h)
-            self._helper = h
+            self._slots[i] = h
             log.debug("spawn helper started (pid %d)", h.proc.pid)
             return h
 
@@ -106,17 +118,18 @@ class Spawner:
         reply, fds = await fut
         if "error" in reply:
             raise OSError(reply.get("errno") or 0, reply["error"])
-        if len(fds) != 2:
+        if len(fds) != 4:
             for fd in fds:
                 os.close(fd)
             raise OSError("the spawn helper sent no log pipes")
         return Spawned(shim_pid=reply["shim_pid"], start_ticks=reply["start_ticks"],
-                       started_at=reply["started_at"], stdout_fd=fds[0], stderr_fd=fds[1])
+                       started_at=reply["started_at"], stdout_fd=fds[0], stderr_fd=fds[1], log_fd=fds[2],
+                       ready_fd=fds[3])
 
     def _on_reply(self, h: _Helper) -> None:
         while True:
             try:
-                msg, fds, _flags, _addr = socket.recv_fds(h.rep, 65536, 2)
+                msg, fds, _flags, _addr = socket.recv_fds(h.rep, 65536, 4)
             except BlockingIOError:
                 return
             except OSError as e:
@@ -162,9 +175,21 @@ class Spawner:
             await asyncio.to_thread(h.proc.wait)
 
     async def close(self) -> None:
-        """End the helper (end of file on its request socket); containers keep running."""
-        h, self._helper = self._helper, None
-        if h is None:
-            return
-        self._fail(h, "the kubelet stopped the spawn helper", quiet=True)
-        await self._reap(h)
+        """End the helpers (end of file on their request sockets); containers keep running."""
+        helpers = [h for h in self._slots if h is not None]
+        self._slots = [None] * len(self._slots)
+        for h in helpers:
+            self._fail(h, "the kubelet stopped the spawn helper", quiet=True)
+        await asyncio.gather(*(self._reap(h) for h in helpers))
+
+    def helper_pids(self) -> list[int]:
+        """Pids of the running helpers."""
+        return [h.proc.pid for h in self._slots if h is not None and not h.dead]
+
+
+def _load(h: _Helper | None) -> int:
+    """Requests in flight; a helper not running yet counts as busy, so live
+    helpers are used first and others started only when those are busy."""
+    if h is None or h.dead:
+        return 1
+    return len(h.pending)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
-__all__ = ["TaskState", "save_state", "load_state", "STATE_FILE"]
+__all__ = ["TaskState", "save_state", "load_state", "state_dict", "STATE_FILE"]
 
 STATE_FILE = "state.json"
 
@@ -44,6 +44,14 @@ class TaskState:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+_FIELDS = tuple(f.name for f in fields(TaskState))
+
+
+def state_dict(state: TaskState) -> dict:
+    """The state as a JSON-ready dict (shallow: a snapshot to serialise at once)."""
+    return {name: getattr(state, name) for name in _FIELDS}
+
+
 def save_state(directory: str, state: TaskState, *, new: bool = False) -> None:
     """Write the state. ``new``: the file does not exist yet, so it is written
     in place — renaming over an existing file makes ext4 flush the data first
@@ -52,11 +60,11 @@ def save_state(directory: str, state: TaskState, *, new: bool = False) -> None:
     path = os.path.join(directory, STATE_FILE)
     if new:
         with open(path, "w") as f:
-            json.dump(asdict(state), f)
+            json.dump(state_dict(state), f)
         return
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(asdict(state), f)
+        json.dump(state_dict(state), f)
     os.replace(tmp, path)
 
 
