@@ -29,24 +29,14 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import ROOT
+from tests.ports import demo_port, free_port, port_free
 
 pytestmark = [pytest.mark.timeout(1200),
               pytest.mark.skipif(not (shutil.which("make") and shutil.which("git")), reason="needs make and git")]
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> str | None:
@@ -76,7 +66,7 @@ def process_quick_start() -> QuickStart:
         run_args=lambda host, cport: ["python", "1", "web", "-p", f"{host}:{cport}", "--",
                                       "python3", "-m", "http.server", str(cport)],
         expect="Directory listing",
-        container_port=lambda: 80 if os.geteuid() == 0 and _port_free(80) else _free_port())
+        container_port=lambda: 80 if os.geteuid() == 0 and port_free(80) else free_port())
 
 
 def run_quick_start(tmp_path, qs: QuickStart) -> tuple[str, str]:
@@ -86,7 +76,7 @@ def run_quick_start(tmp_path, qs: QuickStart) -> tuple[str, str]:
     clone, home = tmp_path / "pybernetes", tmp_path / "home"
     home.mkdir()
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    env = {**os.environ, "HOME": str(home), "PYB_PORT": str(_free_port()), "NO_COLOR": "1", **qs.env}
+    env = {**os.environ, "HOME": str(home), "PYB_PORT": str(free_port()), "NO_COLOR": "1", **qs.env}
     env.pop("KUBECONFIG", None)
     env.pop("VIRTUAL_ENV", None)
     log = open(tmp_path / "make-run.log", "wb")  # noqa: SIM115 - owned by the child
@@ -110,7 +100,7 @@ def run_quick_start(tmp_path, qs: QuickStart) -> tuple[str, str]:
         assert "pybernetes is up" in text and "Try this:" in text
         assert re.search(rf"kubeconfig +{re.escape(str(kubeconfig))}\n", text)
 
-        host_port = 8181 if _port_free(8181) else _free_port()
+        host_port = demo_port(8181)
         run = subprocess.run([pyb, "run", *qs.run_args(host_port, qs.container_port())],
                              cwd=clone, env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr

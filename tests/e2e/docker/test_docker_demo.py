@@ -6,12 +6,12 @@ namespace)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 
 import pytest
 
 from tests.integration.kubelet.test_kubelet_pods import cstatus, get, phase_is
+from tests.ports import demo_port, free_port
 
 from .conftest import wait_for
 from .test_docker_pods import pod, sh
@@ -19,19 +19,8 @@ from .test_docker_pods import pod, sh
 pytestmark = pytest.mark.timeout(180)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _curl(url: str) -> subprocess.CompletedProcess:
@@ -39,7 +28,7 @@ def _curl(url: str) -> subprocess.CompletedProcess:
 
 
 async def test_httpd_on_host_port_8181_answers_curl(client, kubelet):
-    port = 8181 if _port_free(8181) else _free_port()  # the demo's port unless something here holds it
+    port = demo_port(8181)  # the demo's port unless something here holds it
     await client.config_maps("default").create({"metadata": {"name": "www"},
                                                 "data": {"index.html": "hello from a pybernetes pod\n"}})
     web = sh("web", "exec httpd -f -p 80 -h /www", ports=[{"containerPort": 80, "hostPort": port}],
@@ -57,7 +46,7 @@ async def test_httpd_on_host_port_8181_answers_curl(client, kubelet):
     out = await asyncio.to_thread(_curl, f"http://{p['status']['podIP']}:80/")
     assert out.stdout.endswith("\n200")
     # hostIP narrows the published address.
-    port2 = _free_port()
+    port2 = free_port()
     local = sh("web", "exec httpd -f -p 80 -h /www",
                ports=[{"containerPort": 80, "hostPort": port2, "hostIP": "127.0.0.1"}],
                volumeMounts=[{"name": "www", "mountPath": "/www"}])
@@ -90,7 +79,7 @@ async def test_two_containers_of_a_pod_talk_over_localhost(client, kubelet):
 
 
 async def test_host_network_pod_uses_the_nodes_address(client, kubelet):
-    port = _free_port()
+    port = free_port()
     web = sh("web", f"mkdir -p /w; echo host > /w/index.html; exec httpd -f -p 127.0.0.1:{port} -h /w")
     await client.pods("default").create(pod("hostnet", [web], hostNetwork=True))
     p = await wait_for(lambda: phase_is(client, "hostnet", "Running"), timeout=60, what="Running")

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import pytest
 
 from pybernetes.kubelet.runtime.docker_config import LABEL_POD_NAME, LABEL_ROOT, root_label
 from pybernetes.kubelet.runtime.docker_images import WWW_INDEX, busybox_versioned_image
-from tests.integration.cli.conftest import UpProcess, descendants, free_port, wait_for
+from tests.integration.cli.conftest import UpProcess, descendants, wait_for
+from tests.ports import demo_port
 
 from .conftest import remove_containers_of
 
@@ -26,13 +26,6 @@ pytestmark = pytest.mark.timeout(300)
 NODE = "up-docker-node"
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
 
 
 def _curl(port: int) -> str | None:
@@ -79,7 +72,7 @@ def test_pyb_up_runs_the_seed_demo_in_real_containers(tmp_path, docker_host):
     data = tmp_path / "pyb"
     kubelet_root = (data / "kubelet" / NODE).resolve()
     ours = f"{LABEL_ROOT}={root_label(str(kubelet_root))}"
-    port = 8181 if _port_free(8181) else free_port()  # the demo's port unless something here holds it
+    port = demo_port(8181)  # the demo's port unless something here holds it
     has_kubectl = shutil.which("kubectl") is not None
     up = UpProcess(data, node_name=NODE, extra=("--runtime", "auto")).start()
     again = None
