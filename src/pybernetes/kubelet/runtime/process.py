@@ -3,7 +3,7 @@ with a shim, plus mount-namespace isolation when running as root).
 
 Layout under ``root`` (the kubelet's root dir)::
 
-    containers/<pod uid>/<name>_<attempt>/   state.json pid exit shim.log upper/ work/ rootfs/
+    containers/<pod uid>/<name>_<attempt>/   state.json pid exit upper/ work/ rootfs/ (shim.log on errors)
     logs/<ns>_<pod>_<uid>/<name>/<attempt>.log   CRI-format log (see logs.py)
 
 Containers are started by the spawn helper (spawner.py, spawn_helper.py), a

@@ -61,15 +61,13 @@ __all__ = ["main", "start_ticks", "PIPE_FDS"]
 PIPE_FDS = (3, 4)
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
-_libc = None
+# Loaded here, before any fork: children use it as is.
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.unshare.argtypes = [ctypes.c_int]
 
 
 def _mount(source, target, fstype, flags, data=None):
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                                ctypes.c_char_p]
     enc = os.fsencode
     if _libc.mount(source and enc(source), enc(target), fstype and enc(fstype), flags,
                    data and enc(data)) != 0:
@@ -78,8 +76,7 @@ def _mount(source, target, fstype, flags, data=None):
 
 
 def _unshare_mounts():
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNS) != 0:
+    if _libc.unshare(_CLONE_NEWNS) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare: {os.strerror(err)}")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
@@ -196,12 +193,10 @@ def _shim(spec, pipes):
         for fd in pipes:
             os.close(fd)
         os.makedirs(d, exist_ok=True)
-        log = os.open(os.path.join(d, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        for fd, target in ((null, 0), (log, 1), (log, 2)):
-            os.dup2(fd, target, inheritable=False)
+        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        for target in (0, 1, 2):  # shim.log is made only if something goes wrong
+            os.dup2(null, target, inheritable=False)
         os.close(null)
-        os.close(log)
         for fd, target in ((out_r, PIPE_FDS[0]), (err_r, PIPE_FDS[1])):
             os.dup2(fd, target, inheritable=False)
             os.close(fd)
@@ -235,7 +230,8 @@ def _shim(spec, pipes):
         _write_atomic(os.path.join(d, "exit"), f"{rc}\n")
         os._exit(rc)
     except BaseException:  # noqa: BLE001 - the shim must never return into the helper's loop
-        traceback.print_exc()
+        with contextlib.suppress(BaseException), open(os.path.join(d, "shim.log"), "a") as f:
+            traceback.print_exc(file=f)
         os._exit(255)
 
 
