@@ -260,7 +260,7 @@ def _launch(spec, closing):
         spec["started_at"] = started = time.time()
         pid = os.fork()
         if pid == 0:
-            for fd in [*closing, log]:
+            for fd in [*closing, log, ready_r]:
                 os.close(fd)
             _shim(spec, pipes)
         ticks = start_ticks(pid)  # the shim cannot be reaped before we wait for it
