@@ -19,6 +19,7 @@ from .decoding import MAX_BODY_BYTES
 from .handlers import APIHandlers
 from .registry import RegistryConfig, build_stores
 from .registry.namespaces import SYSTEM_NAMESPACES
+from .watch import STOPPING_KEY
 
 __all__ = ["APIServerConfig", "build_app", "ensure_system_namespaces"]
 
@@ -100,6 +101,7 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
     handlers = APIHandlers(build_stores(storage, config.registry), log_proxy=config.log_proxy)
     app[STORAGE_KEY] = storage
     app[HANDLERS_KEY] = handlers
+    app[STOPPING_KEY] = asyncio.Event()
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -15,10 +15,13 @@ from aiohttp import web
 
 from ..storage import StorageError, open_storage, start_compactor
 from .app import HANDLERS_KEY, APIServerConfig, build_app
+from .watch import STOPPING_KEY
 
 __all__ = ["EtcdOptions", "ServeOptions", "APIServer", "StorageUnreachable", "run_apiserver"]
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 5.0  # seconds in-flight requests get to finish when the server stops
 
 
 # Kubernetes' --etcd-prefix default. Our storage keys already begin with it
@@ -113,7 +116,10 @@ class APIServer:
             app = build_app(self.storage, self.opts.config)
             if self.opts.kubelet_token and self.opts.config.log_proxy is None:
                 self._plug_log_proxy(app)
-            self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+            # On stop, watches end at once (STOPPING_KEY); other requests get
+            # SHUTDOWN_GRACE seconds (a followed log, a slow write) before they are cancelled.
+            self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
+                                        shutdown_timeout=SHUTDOWN_GRACE)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.opts.address, self.opts.port,
                                ssl_context=self.opts.ssl_context, backlog=1024)
@@ -163,6 +169,7 @@ class APIServer:
             await self.compactor.aclose()
             self.compactor = None
         if self.runner is not None:
+            self.runner.app[STOPPING_KEY].set()
             await self.runner.cleanup()
             self.runner = None
         if self.storage is not None:

@@ -21,7 +21,7 @@ from aiohttp import web
 from ..storage import interface as st
 from .store import GenericStore, ListOptions, decode, with_rv
 
-__all__ = ["WatchParams", "serve_watch"]
+__all__ = ["STOPPING_KEY", "WatchParams", "serve_watch"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ BOOKMARK_INTERVAL = 10.0  # seconds between bookmarks on an idle stream
 IDLE_CHECK = 2.0  # how often an idle stream checks that its client is still there
 DEFAULT_TIMEOUT = 1800  # Kubernetes' minRequestTimeout; randomised to spread reconnects
 BATCH = 500  # most events written in one chunk
+
+# Set when the server shuts down: watches end at once (clients re-establish
+# them, elsewhere or after the restart) instead of holding the shutdown.
+STOPPING_KEY = web.AppKey("watches_stopping", asyncio.Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,8 @@ async def serve_watch(request: web.Request, store: GenericStore, params: WatchPa
     watch = store.watch(params.namespace, start)
     last_rev = start - 1
     pending: asyncio.Task | None = None
+    stopping = request.app.get(STOPPING_KEY)
+    stopped = asyncio.ensure_future(stopping.wait()) if stopping is not None else None
     try:
         if initial:
             await resp.write(b"".join(emit(b"ADDED", o) for o in initial))
@@ -98,14 +104,18 @@ async def serve_watch(request: web.Request, store: GenericStore, params: WatchPa
         last_bookmark = loop.time()
         while True:
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or (stopped is not None and stopped.done()):
                 break
             # Events already at hand go out without a task per event.
             batch = watch.ready(BATCH) if pending is None else []
             if not batch:
                 if pending is None:
                     pending = asyncio.ensure_future(it.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=min(remaining, IDLE_CHECK))
+                waits = {pending} if stopped is None else {pending, stopped}
+                done, _ = await asyncio.wait(waits, timeout=min(remaining, IDLE_CHECK),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if stopped is not None and stopped.done():
+                    break
                 if not done:
                     transport = request.transport
                     if transport is None or transport.is_closing():
@@ -137,8 +147,9 @@ async def serve_watch(request: web.Request, store: GenericStore, params: WatchPa
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        if pending is not None:
-            pending.cancel()
+        for task in (pending, stopped):
+            if task is not None:
+                task.cancel()
         with contextlib.suppress(Exception):
             await watch.close()
     with contextlib.suppress(ConnectionResetError, RuntimeError):
