@@ -95,7 +95,7 @@ class Kubelet:
             self.runtime = DockerRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
                                          endpoint=config.docker_endpoint, pod_infra_image=config.pod_infra_image,
                                          pod_source=self._pod_for_uid, log_max_size=config.log_max_size,
-                                         log_max_files=config.log_max_files)
+                                         log_max_files=config.log_max_files, get_object=self.get_object)
         else:
             self.runtime = ProcessRuntime(self.root, on_exit=self._on_container_exit, node_ip=node_ip,
                                           log_max_size=config.log_max_size, log_max_files=config.log_max_files)
@@ -285,7 +285,8 @@ class Kubelet:
 
     # -- objects pods refer to --------------------------------------------------------
     async def get_object(self, kind: str, namespace: str, name: str) -> dict | None:
-        api = {"configmaps": self.client.config_maps, "secrets": self.client.secrets}[kind](namespace)
+        api = {"configmaps": self.client.config_maps, "secrets": self.client.secrets,
+               "serviceaccounts": self.client.service_accounts}[kind](namespace)
         try:
             return await api.get(name)
         except errors.NotFound:

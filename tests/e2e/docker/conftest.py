@@ -4,9 +4,9 @@
   (scripts/install-podman, as root, apt-get), ``podman system service`` on a
   socket in a temp dir (stopped by pid at the end), the local busybox and
   pause images loaded. Where that is impossible the suite skips, saying why.
-- ``start_kubelet``: a kubelet on the docker runtime (tests/e2e/docker/
-  kubelet_docker.py) against the apiserver with the kubelet log proxy; at the
-  end, every container its root labelled is removed from the engine.
+- ``start_kubelet``: `pyb kubelet --runtime docker` against the apiserver
+  with the kubelet log proxy; at the end, every container its root labelled
+  is removed from the engine.
 """
 
 from __future__ import annotations
@@ -134,35 +134,18 @@ def remove_containers_of(root: Path, endpoint: str) -> None:
         client.close()
 
 
-def kubelet_has_docker_runtime() -> bool:
-    """Whether `pyb kubelet` itself offers ``--runtime docker`` (else the
-    suite's launcher, kubelet_docker.py, plugs the runtime in)."""
-    import argparse
-
-    from pybernetes.kubelet.run import add_kubelet_args
-
-    p = argparse.ArgumentParser()
-    add_kubelet_args(p)
-    action = next((a for a in p._actions if "--runtime" in a.option_strings), None)
-    return bool(action and action.choices and "docker" in action.choices)
-
-
 class DockerKubeletProcess(KubeletProcess):
-    """A kubelet process on the docker runtime: `pyb kubelet --runtime docker`
-    where it exists, else the suite's launcher."""
+    """A `pyb kubelet --runtime docker` process."""
 
-    def __init__(self, *, endpoint: str, launcher: bool = False, **kw):
+    def __init__(self, *, endpoint: str, **kw):
         super().__init__(**kw)
         self.endpoint = endpoint
-        self.launcher = launcher  # the suite's launcher even where `pyb kubelet` has the runtime
 
     def start(self) -> DockerKubeletProcess:
         self.root_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
-        command = ["pybernetes.cli.main", "kubelet", "--runtime", "docker"] \
-            if kubelet_has_docker_runtime() and not self.launcher else ["tests.e2e.docker.kubelet_docker"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", *command, "--kubeconfig", str(self.kubeconfig),
+            [sys.executable, "-m", "pybernetes.cli.main", "kubelet", "--runtime", "docker", "--kubeconfig", str(self.kubeconfig),
              "--node-name", self.node_name, "--root-dir", str(self.root_dir), "--port", "0",
              "--token", KUBELET_TOKEN, "--heartbeat-interval", "2", "--docker-endpoint", self.endpoint,
              *self.extra],

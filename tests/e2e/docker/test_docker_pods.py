@@ -18,7 +18,7 @@ from tests.integration.kubelet.test_kubelet_pods import (
 )
 from tests.integration.kubelet.test_kubelet_volumes import make_repo
 
-from .conftest import BUSYBOX, kubelet_has_docker_runtime, wait_for
+from .conftest import BUSYBOX, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -88,10 +88,6 @@ async def test_env_workdir_command_args_and_image_defaults(client, kubelet):
     assert cstatus(p)["state"]["terminated"]["exitCode"] == 0
 
 
-@pytest.mark.xfail(not kubelet_has_docker_runtime(),
-                   reason="pod_worker.py refuses a container without command/args (a process-runtime rule); "
-                          "with `if not argv and getattr(kl.runtime, 'needs_command', True)` the image's CMD runs",
-                   strict=True)
 async def test_image_entrypoint_and_cmd_run_when_the_pod_gives_none(client, kubelet):
     # busybox's CMD is `sh`; with stdin closed it exits 0.
     bare = {"name": "bare", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent"}
@@ -293,18 +289,17 @@ async def test_image_pull_failure_surfaces_with_the_engines_message(client, kube
     w = await wait_for(waiting, timeout=60, what="a waiting state with a message")
     # The engine's own words reach the pod (no registry is reachable from here).
     assert "registry.invalid" in w["message"]
-    if kubelet_has_docker_runtime():  # the kubelet wired for this runtime maps its pull errors
-        assert w["reason"] in ("ErrImagePull", "ImagePullBackOff")
+    assert w["reason"] in ("ErrImagePull", "ImagePullBackOff")
 
-        async def backing_off():
-            s = cstatus(await get(client, "nopull"))
-            return (s["state"].get("waiting") or {}).get("reason") == "ImagePullBackOff"
+    async def backing_off():
+        s = cstatus(await get(client, "nopull"))
+        return (s["state"].get("waiting") or {}).get("reason") == "ImagePullBackOff"
 
-        await wait_for(backing_off, timeout=30, what="ImagePullBackOff")
-        evs = await events_for(client, "nopull")
-        assert any(r == "Failed" and m.startswith('Failed to pull image "registry.invalid/nosuch/image:1.0": ')
-                   for r, m in evs)
-        assert ("BackOff", 'Back-off pulling image "registry.invalid/nosuch/image:1.0"') in evs
+    await wait_for(backing_off, timeout=30, what="ImagePullBackOff")
+    evs = await events_for(client, "nopull")
+    assert any(r == "Failed" and m.startswith('Failed to pull image "registry.invalid/nosuch/image:1.0": ')
+               for r, m in evs)
+    assert ("BackOff", 'Back-off pulling image "registry.invalid/nosuch/image:1.0"') in evs
     assert (await get(client, "nopull"))["status"]["phase"] == "Pending"
 
 

@@ -10,11 +10,9 @@ dedicated ``podman system service`` reads a registries.conf marking it
 insecure. Another registry address nothing listens on stands for an
 unreachable one.
 
-The last test runs the whole way: a Secret and a Pod in the apiserver, a
-kubelet on the docker runtime reading the secret, the pod's status and
-events. It uses the suite's kubelet launcher (tests/e2e/docker/
-kubelet_docker.py), which gives the runtime the kubelet's object reader:
-`pyb kubelet` itself does not hand it over yet."""
+The last test runs the whole way: a Secret and a Pod in the apiserver,
+`pyb kubelet --runtime docker` reading the secret, the pod's status and
+events."""
 
 from __future__ import annotations
 
@@ -230,7 +228,7 @@ async def test_through_the_kubelet_the_pods_secret_reaches_the_registry(tmp_path
     client = Client.from_kubeconfig(str(logs_apiserver.kubeconfig))
     root = tmp_path / "kubelet"
     kubelet = DockerKubeletProcess(endpoint=endpoint, kubeconfig=logs_apiserver.kubeconfig, node_name="node-1",
-                                   root_dir=root, launcher=True).start()
+                                   root_dir=root).start()
     registry.seen.clear()
     try:
         await client.secrets("default").create(

@@ -88,6 +88,7 @@ API_VERSION = "1.41"  # Podman 4's compat API; every current Docker Engine serve
 _DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 _PULL_BACKOFF_INITIAL = 10.0
 _PULL_BACKOFF_CAP = 300.0
+_PULL_RECHECK = 1.0  # seconds after a failed pull until the pod shows ImagePullBackOff
 _TERMINATION_MESSAGE_MAX = 4096
 _FALLBACK_LOG_LINES = 80
 _FAST_EXIT_LOG_WAIT = 10.0  # seconds a container that exited before start returned waits for its logs
@@ -126,7 +127,7 @@ def find_endpoint(timeout: float = 2.0) -> str | None:
 class ImagePullError(OSError):
     """The image could not be made present. ``reason`` is the container's
     waiting reason (ErrImagePull, ImagePullBackOff, ErrImageNeverPull),
-    ``retry_after`` seconds until a pull will be tried again."""
+    ``retry_after`` seconds until the pod should be synced again."""
 
     def __init__(self, reason: str, message: str, *, image: str, retry_after: float = 0.0):
         super().__init__(message)
@@ -461,7 +462,10 @@ class DockerRuntime:
             return self._present[image]
         delay = min(max(delay * 2, _PULL_BACKOFF_INITIAL), _PULL_BACKOFF_CAP)
         self._pull_backoff[key] = (time.monotonic() + delay, delay)
-        raise ImagePullError("ErrImagePull", error, image=image, retry_after=delay)
+        # Sync again shortly, inside the back-off: the container then shows
+        # ImagePullBackOff until the next pull, as in Kubernetes (where the
+        # echo of the kubelet's own status write brings that sync).
+        raise ImagePullError("ErrImagePull", error, image=image, retry_after=min(delay, _PULL_RECHECK))
 
     def _pull(self, image: str, auths: Sequence[RegistryAuth] = ()) -> str | None:
         """Pull through the engine, with each candidate credential in turn
