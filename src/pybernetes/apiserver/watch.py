@@ -30,8 +30,8 @@ IDLE_CHECK = 2.0  # how often an idle stream checks that its client is still the
 DEFAULT_TIMEOUT = 1800  # Kubernetes' minRequestTimeout; randomised to spread reconnects
 BATCH = 500  # most events written in one chunk
 
-# Set when the server shuts down: watches end at once (clients re-establish
-# them, elsewhere or after the restart) instead of holding the shutdown.
+# Set when the server shuts down: watches are dropped at once (clients
+# re-establish them, elsewhere or after the restart) instead of holding the shutdown.
 STOPPING_KEY = web.AppKey("watches_stopping", asyncio.Event)
 
 
@@ -152,6 +152,12 @@ async def serve_watch(request: web.Request, store: GenericStore, params: WatchPa
                 task.cancel()
         with contextlib.suppress(Exception):
             await watch.close()
+    if stopped is not None and stopped.done() and request.transport is not None:
+        # The server is going away: drop the connection without ending the
+        # body, so clients see a broken stream (not a finished one) and resume
+        # from their last resourceVersion, on another apiserver or after the restart.
+        request.transport.abort()
+        return resp
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await resp.write_eof()
     return resp
