@@ -169,6 +169,25 @@ class _Reader:
         if not _WRITE_COPIES and out.get_write_buffer_size():
             self.buf = memoryview(bytearray(_READ_SIZE))  # type: ignore[attr-defined]
 
+    # Each side of a pipe: flow control applies to the other side's reading.
+    def _peer(self) -> asyncio.Transport | None:
+        raise NotImplementedError
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pipe.lost(exc)  # type: ignore[attr-defined]
+        _give_buffer(self.buf)  # type: ignore[attr-defined]
+        self.buf = None  # type: ignore[attr-defined]
+
+    def pause_writing(self) -> None:
+        peer = self._peer()
+        if peer is not None:
+            peer.pause_reading()
+
+    def resume_writing(self) -> None:
+        peer = self._peer()
+        if peer is not None and not peer.is_closing():
+            peer.resume_reading()
+
 
 class _UpstreamSide(_Reader, asyncio.BufferedProtocol):
     __slots__ = ("pipe", "buf")
@@ -190,18 +209,8 @@ class _UpstreamSide(_Reader, asyncio.BufferedProtocol):
         client.write_eof()
         return True
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.pipe.lost(exc)
-        _give_buffer(self.buf)
-        self.buf = None  # type: ignore[assignment]
-
-    def pause_writing(self) -> None:
-        if self.pipe.client is not None:
-            self.pipe.client.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.pipe.client is not None and not self.pipe.client.is_closing():
-            self.pipe.client.resume_reading()
+    def _peer(self) -> asyncio.Transport | None:
+        return self.pipe.client
 
 
 class _ClientSide(_Reader, asyncio.BufferedProtocol):
@@ -284,19 +293,8 @@ class _ClientSide(_Reader, asyncio.BufferedProtocol):
         up.write_eof()
         return True
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.pipe.lost(exc)
-        _give_buffer(self.buf)
-        self.buf = None  # type: ignore[assignment]
-
-    def pause_writing(self) -> None:
-        if self.pipe.upstream is not None:
-            self.pipe.upstream.pause_reading()
-
-    def resume_writing(self) -> None:
-        up = self.pipe.upstream
-        if up is not None and not up.is_closing():
-            up.resume_reading()
+    def _peer(self) -> asyncio.Transport | None:
+        return self.pipe.upstream
 
 
 def _reset_socket(sock: socket.socket) -> None:
