@@ -9,6 +9,7 @@ import os
 import sys
 import time
 
+from ..gc_tuning import tune_gc
 from .kubecfg import add_kubecfg_commands
 from .up import add_down_args, add_up_args, cmd_down, cmd_up
 
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     args.started_at = started_at
     if command_args and args.command != "run":
         build_parser().error("only `pyb run` takes a command after --")
+    tune_gc()
     level = logging.DEBUG if args.verbose else (logging.INFO if args.command not in _QUIET else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
