@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
+from aiohttp.payload import BytesPayload
+from yarl import URL
 
 from .. import __version__
 from ..api.resources import ResourceInfo
@@ -65,6 +69,21 @@ def _path(info: ResourceInfo, ns: str | None, name: str = "", subresource: str =
         if subresource:
             p += "/" + subresource
     return p
+
+
+# Paths made only of these characters are already valid as sent (names, plurals,
+# namespaces): they skip yarl's re-encoding.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/:@!$&'()*+,;=-]*")
+
+
+def _url(server: str, path: str, query: dict[str, str] | None) -> URL | str:
+    """The request URL, encoded once here (aiohttp then takes it as is)."""
+    if _PLAIN_PATH.fullmatch(path) is None:
+        url = URL(server + path)
+        return url.with_query(query) if query else url
+    if query:
+        return URL(f"{server}{path}?{urlencode(query, quote_via=quote)}", encoded=True)
+    return URL(server + path, encoded=True)
 
 
 def _decode(body: bytes) -> Any:
@@ -115,9 +134,11 @@ class HTTPBackend:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self._ssl if self._ssl else False,
                                              keepalive_timeout=30)
+            # No cookie jar: the apiserver sets no cookies, and a jar is consulted per request.
             self._session = aiohttp.ClientSession(
                 connector=connector, headers=self.headers, json_serialize=lambda o: orjson.dumps(o).decode(),
-                timeout=aiohttp.ClientTimeout(total=self.request_timeout, connect=10))
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout, connect=10),
+                cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def close(self) -> None:
@@ -144,19 +165,24 @@ class HTTPBackend:
                       body: Any = None, content_type: str = JSON, raw: bool = False) -> Any:
         """Send one request; the decoded JSON answer (or text when ``raw``)."""
         data = None
-        headers = None
         if body is not None:
             data = body.encode() if isinstance(body, str) else orjson.dumps(body)
-            headers = {"Content-Type": content_type}
         attempt = 0
         unreachable = 0  # servers this request found unreachable
         while True:
             server = self.server
             try:
-                async with self.session.request(method, server + path, params=query or None,
-                                                data=data, headers=headers, **self._extra) as resp:
+                # A ready payload carries its Content-Type: no per-request header merging
+                # or payload-type lookup in aiohttp.
+                resp = await self.session.request(
+                    method, _url(server, path, query),
+                    data=None if data is None else BytesPayload(data, content_type=content_type),
+                    **self._extra)
+                try:
                     payload = await resp.read()
-                    status, retry_after = resp.status, resp.headers.get("Retry-After")
+                finally:
+                    resp.release()
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
             except _BROKEN as e:
                 self.server_failed(server, e)
                 unreachable += 1
