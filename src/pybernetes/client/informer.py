@@ -108,18 +108,21 @@ class Registration:
             self._task = asyncio.get_running_loop().create_task(self._deliver(), name="informer-handler")
 
     async def _deliver(self) -> None:
+        handlers = {"add": self.on_add, "update": self.on_update, "delete": self.on_delete}
+        buffer = self._buffer
         while True:
-            item = await self._buffer.get()
+            # drain what is buffered without a suspension per item
+            item = buffer.get_nowait() if buffer.qsize() else await buffer.get()
             if item is _SYNCED:
                 self._synced.set()
                 continue
             kind, args = item
-            fn = {"add": self.on_add, "update": self.on_update, "delete": self.on_delete}[kind]
+            fn = handlers[kind]
             if fn is None:
                 continue
             try:
                 result = fn(*args)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("informer %s: %s handler failed", self.informer.name, kind)
@@ -187,9 +190,12 @@ class Informer:
 
     def _index(self, key: str, old: dict | None, new: dict | None) -> None:
         for name, fn in self._indexers.items():
+            old_list = fn(old) if old is not None else ()
+            new_list = fn(new) if new is not None else ()
+            if old_list == new_list:  # the usual update: same index values, in the same order
+                continue
             idx = self._indices[name]
-            old_vals = set(fn(old)) if old is not None else set()
-            new_vals = set(fn(new)) if new is not None else set()
+            old_vals, new_vals = set(old_list), set(new_list)
             if old_vals == new_vals:
                 continue
             for v in old_vals - new_vals:

@@ -310,13 +310,13 @@ async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     buf = b""
     try:
         async for chunk in resp.content.iter_any():
-            buf += chunk
-            while True:
-                i = buf.find(b"\n")
-                if i < 0:
-                    break
-                line, buf = buf[: i + 1], buf[i + 1:]
-                yield line
+            if buf:
+                chunk = buf + chunk
+            start = 0  # slice each line out once, not the rest of the chunk per line
+            while (i := chunk.find(b"\n", start)) >= 0:
+                yield chunk[start:i + 1]
+                start = i + 1
+            buf = chunk[start:] if start else chunk
     except (aiohttp.ClientError, ConnectionError) as e:
         raise errors.ConnectionFailed(f"stream dropped: {e}") from e
     if buf.strip():
@@ -393,7 +393,7 @@ class HTTPWatch(Watch):
                 log.info("watch %s: %s; resuming from resourceVersion %s on %s", self.path, e,
                          self.last_resource_version, self.backend.server)
                 continue
-            if line.strip():
+            if line[:1] == b"{" or line.strip():
                 ev = event_from_line(line)
                 if ev.resource_version:
                     self.last_resource_version = ev.resource_version

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from . import errors
 
 __all__ = ["WatchEvent", "Watch", "event_from_line"]
@@ -50,13 +52,15 @@ def event_from_raw(raw: dict[str, Any]) -> WatchEvent:
 
 
 def event_from_line(line: bytes) -> WatchEvent:
-    import orjson
-
     try:
         raw = orjson.loads(line)
     except orjson.JSONDecodeError as e:
         raise errors.InternalError(errors.status_for(500, f"malformed watch line: {e}")) from e
-    return event_from_raw(raw)
+    typ = raw.get("type") if isinstance(raw, dict) else None
+    obj = raw.get("object") if typ is not None else None
+    if typ in EVENT_TYPES and isinstance(obj, dict):  # the common case, without a second lookup pass
+        return WatchEvent(typ, obj)
+    return event_from_raw(raw if isinstance(raw, dict) else {"object": raw})
 
 
 class Watch:

@@ -134,9 +134,10 @@ class SchedulerCache:
         st = self.pod_states.get(key)
         return st is not None and st.assumed
 
-    def add_pod(self, pod: Obj) -> None:
-        """A bound pod observed via the informer (confirms an assumption)."""
-        pi = PodInfo(pod)
+    def add_pod(self, pod: Obj, *, info: PodInfo | None = None) -> None:
+        """A bound pod observed via the informer (confirms an assumption); ``info``: ``PodInfo(pod)``
+        if the caller already made it."""
+        pi = PodInfo(pod) if info is None else info
         node = pi.node_name
         st = self.pod_states.get(pi.key)
         if st is not None:
@@ -150,12 +151,12 @@ class SchedulerCache:
             self._unplace(pi.key)
         self._place(PodState(pi, node, assumed=False))
 
-    def update_pod(self, pod: Obj) -> None:
-        key = f"{(pod.get('metadata') or {}).get('namespace', '')}/{(pod.get('metadata') or {}).get('name', '')}"
-        st = self.pod_states.get(key)
+    def update_pod(self, pod: Obj, *, info: PodInfo | None = None) -> None:
+        pi = PodInfo(pod) if info is None else info
+        st = self.pod_states.get(pi.key)
         if st is not None and not st.assumed:
-            self._unplace(key)
-        self.add_pod(pod)
+            self._unplace(pi.key)
+        self.add_pod(pod, info=pi)
 
     def remove_pod(self, key: str) -> None:
         self._unplace(key)

@@ -248,8 +248,9 @@ async def test_pyb_scheduler_command(apiserver, cluster, tmp_path):
     await cluster.add_node("cli")
     with _open_log(tmp_path / "scheduler.log") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pybernetes.cli.main", "scheduler", "--kubeconfig", str(apiserver.kubeconfig),
-            "--leader-elect=false", cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=log)
+            sys.executable, "-m", "pybernetes.cli.main", "-v", "scheduler", "--kubeconfig",
+            str(apiserver.kubeconfig), "--leader-elect=false", cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+            stderr=log)
     try:
         await cluster.create(pod("via-cli"))
         assert await cluster.node_of("via-cli") == cluster.n("cli")
@@ -260,6 +261,7 @@ async def test_pyb_scheduler_command(apiserver, cluster, tmp_path):
         except TimeoutError:
             proc.kill()
             await proc.wait()
+    # per pod at DEBUG (-v), as kube-scheduler's V(2)
     assert "Successfully bound pod to node" in (tmp_path / "scheduler.log").read_text()
 
 

@@ -148,3 +148,21 @@ def test_percentage_flag_is_validated():
     assert config_from_args(p.parse_args([])).leader_elect is True
     with pytest.raises(SystemExit):
         p.parse_args(["--percentage-of-nodes-to-score", "101"])
+
+
+async def test_bindings_logged_per_pod_at_debug_and_summarized_at_info(caplog):
+    caplog.set_level("INFO", logger="pybernetes.scheduler")
+    client, sched = await make([make_node("n1")])
+    for name in ("a", "b"):
+        await add_pod(client, sched, make_pod(name))
+    await drain(sched)
+    assert "Successfully bound pod to node" not in caplog.text  # per pod only with -v
+    sched.log_summary(10)
+    assert "scheduler: bound 2 pod(s) in the last 10s; 0 pending" in caplog.text
+    caplog.clear()
+    sched.log_summary(10)  # nothing new bound: no line
+    assert "bound" not in caplog.text
+    caplog.set_level("DEBUG", logger="pybernetes.scheduler")
+    await add_pod(client, sched, make_pod("c"))
+    await drain(sched)
+    assert 'Successfully bound pod to node pod="default/c" node="n1"' in caplog.text
