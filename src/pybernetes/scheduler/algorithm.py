@@ -178,10 +178,11 @@ class Algorithm:
                     mask &= m[:n]
             else:
                 rest.append(pl)
-        candidates = np.flatnonzero(mask)
+        # (array methods, not the np.* wrappers: a decision makes few, small numpy calls)
+        candidates = mask.nonzero()[0]
         if not len(candidates):
             return candidates
-        i = int(np.searchsorted(candidates, self.next_start))
+        i = int(candidates.searchsorted(self.next_start))
         if i:
             candidates = np.concatenate((candidates[i:], candidates[:i]))
         if rest:
@@ -230,14 +231,23 @@ class Algorithm:
     def _select_vector(self, state, pod, slots) -> str:
         table = self.cache.table
         nodes = _SlotView(table.infos, slots)
-        total = np.zeros(len(slots), dtype=np.int64)
+        total = None
         for pl, w in self._active_scores(state, pod, nodes):
             if id(pl) in self._batch_score:
                 s = pl.score_batch(state, pod, table, slots)
+                if isinstance(s, int):  # one score for every node: it changes no ranking
+                    continue
             else:
                 s = np.asarray(self._scores(state, pod, pl, list(nodes)), dtype=np.int64)
-            total += s * w
-        ties = np.flatnonzero(total == total.max())
+            if w != 1:
+                s = s * w
+            if total is None:
+                total = s.copy()  # never add into an array a plugin may keep
+            else:
+                total += s
+        if total is None:
+            return table.infos[int(slots[self.rng.randrange(len(slots))])].name
+        ties = (total == total.max()).nonzero()[0]
         return table.infos[int(slots[int(ties[self.rng.randrange(len(ties))])])].name
 
     def _select_scalar(self, state, pod, feasible: list[NodeInfo]) -> str:

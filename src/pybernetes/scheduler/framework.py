@@ -152,4 +152,8 @@ class BatchScorePlugin(Protocol):
     name: str
 
     def score_batch(self, state: CycleState, pod: PodInfo, table: NodeTable, slots: Any) -> Any:
-        """Normalized scores (int64 array) for the given ``slots``; equals score+normalize."""
+        """Normalized scores (int64 array) for the given ``slots``; equals score+normalize.
+
+        A plain ``int`` means that score for every slot (it then ranks no node
+        above another, and the framework need not add it up).
+        """

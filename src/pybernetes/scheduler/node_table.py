@@ -9,6 +9,13 @@ property shared by many pods (its selector, its tolerations) are kept as
 *static columns*: computed once per key, then patched row by row when a node
 is added or its scheduling properties change (heartbeats do not count).
 
+*Derived columns* hold per-node answers that also depend on the node's pods
+(a resource fit, a resource score) for one pod shape (its requests): built
+vectorised once, then rewritten row by row by ``sync`` as pods come and go,
+so a decision for the next pod of the same shape is one gather. A shape gets
+a column only once it is seen a second time (a replica of the same template),
+so a stream of one-off shapes costs no per-sync upkeep.
+
 numpy is optional: without it ``vector`` is False, the columns are absent and
 the framework runs every plugin's per-node hook instead.
 """
@@ -31,6 +38,8 @@ __all__ = ["NodeTable", "np"]
 _COLUMNS = ("alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "req_cpu", "req_mem", "req_eph",
             "req_pods", "nz_cpu", "nz_mem")
 _MAX_STATIC = 256
+_MAX_DERIVED = 8  # each is rewritten on every sync: keep few
+_MAX_SHAPES_SEEN = 64
 
 
 class NodeTable:
@@ -43,6 +52,8 @@ class NodeTable:
         self._capacity = 0
         self.live: Any = None
         self._static: OrderedDict[Hashable, tuple[Any, Callable[[NodeInfo], Any]]] = OrderedDict()
+        self._derived: OrderedDict[Hashable, tuple[Any, Callable[[NodeInfo], Any]]] = OrderedDict()
+        self._derived_seen: OrderedDict[Hashable, None] = OrderedDict()
         if self.vector:
             self._grow(capacity)
 
@@ -82,6 +93,8 @@ class NodeTable:
             self.live[slot] = False
             for arr, _fn in self._static.values():
                 arr[slot] = 0
+            for arr, _fn in self._derived.values():
+                arr[slot] = 0
 
     def sync(self, ni: NodeInfo) -> None:
         """Copy the node's sums into its row (O(1))."""
@@ -100,6 +113,8 @@ class NodeTable:
         self.nz_cpu[s] = ni.nonzero_cpu
         self.nz_mem[s] = ni.nonzero_mem
         self.live[s] = True
+        for arr, fn in self._derived.values():
+            arr[s] = fn(ni)
 
     def _grow(self, capacity: int) -> None:
         old = self._capacity
@@ -112,10 +127,11 @@ class NodeTable:
         if old:
             live[:old] = self.live
         self.live = live
-        for key, (arr, fn) in list(self._static.items()):
-            new = np.zeros(capacity, dtype=arr.dtype)
-            new[:old] = arr
-            self._static[key] = (new, fn)
+        for cols in (self._static, self._derived):
+            for key, (arr, fn) in list(cols.items()):
+                new = np.zeros(capacity, dtype=arr.dtype)
+                new[:old] = arr
+                cols[key] = (new, fn)
         self._capacity = capacity
 
     # -- static columns -----------------------------------------------------
@@ -135,6 +151,35 @@ class NodeTable:
         self._static[key] = (arr, fn)
         if len(self._static) > _MAX_STATIC:
             self._static.popitem(last=False)
+        return arr
+
+    def derived_column(self, key: Hashable, row: Callable[[NodeInfo], Any],
+                       build: Callable[[slice], Any], dtype: Any) -> Any:
+        """The cached column for ``key`` (one pod shape), or None when the shape is new.
+
+        ``build(slice(0, size))`` computes the values of those slots at once,
+        ``row(node_info)`` one slot's; they must agree. Cached columns follow
+        every ``sync``. None tells the caller to compute what it needs directly.
+        """
+        hit = self._derived.get(key)
+        if hit is not None:
+            self._derived.move_to_end(key)
+            return hit[0]
+        if key not in self._derived_seen:
+            self._derived_seen[key] = None
+            if len(self._derived_seen) > _MAX_SHAPES_SEEN:
+                self._derived_seen.popitem(last=False)
+            return None
+        del self._derived_seen[key]
+        arr = np.zeros(self._capacity, dtype=dtype)
+        n = self.size
+        if n:
+            arr[:n] = build(slice(0, n))
+            if self._free:
+                arr[self._free] = 0
+        self._derived[key] = (arr, row)
+        if len(self._derived) > _MAX_DERIVED:
+            self._derived.popitem(last=False)
         return arr
 
     def refresh_static(self, ni: NodeInfo) -> None:

@@ -46,7 +46,8 @@ def batch_scores(pl, state, pod, table, slots):
     """The batch form's scores, or None without numpy (then only the per-node hooks are checked)."""
     if np is None:
         return None
-    return pl.score_batch(state, pod, table, np.asarray(slots, dtype=np.intp)).tolist()
+    s = pl.score_batch(state, pod, table, np.asarray(slots, dtype=np.intp))
+    return [s] * len(slots) if isinstance(s, int) else s.tolist()  # an int: that score for every slot
 
 
 def check_batch_agrees(plugin, pod, cache):
@@ -325,3 +326,64 @@ def test_batch_and_per_node_agree_on_random_clusters():
             scores = [pl.score(state, pi, ni) for ni in infos]
             pl.normalize(state, pi, scores)
             assert batch_scores(pl, state, pi, c.table, slots) in (None, scores), pl.name
+
+
+# -- derived columns (per pod shape, rewritten row by row as pods come and go) ---------------
+
+@needs_numpy
+def test_derived_column_is_made_on_the_second_request_and_bounded():
+    c = cache_with(make_node("a"), make_node("b"))
+    t = c.table
+    calls = []
+
+    def build(idx):
+        calls.append(idx)
+        return np.arange(t.size)[idx]
+
+    assert t.derived_column("k", lambda ni: ni.slot, build, np.int64) is None  # a one-off shape: no column
+    col = t.derived_column("k", lambda ni: ni.slot, build, np.int64)
+    assert col[:2].tolist() == [0, 1] and len(calls) == 1
+    assert t.derived_column("k", lambda ni: ni.slot, build, np.int64) is col and len(calls) == 1
+    for i in range(20):  # many other shapes: only the most recent few keep a column
+        t.derived_column(("other", i), lambda ni: 0, build, np.int64)
+        t.derived_column(("other", i), lambda ni: 0, build, np.int64)
+    assert len(t._derived) <= 8 and "k" not in t._derived
+
+
+@needs_numpy
+def test_resource_batch_forms_follow_pods_and_nodes_for_a_repeated_shape():
+    """The same pod shape over and over (cached columns) agrees with the per-node hooks
+    through assumes, forgets, pod removals, node additions, resizes and removals."""
+    rng = random.Random(11)
+    c = cache_with(*[make_node(f"n{i}", cpu=rng.choice(["1", "2"]), memory=rng.choice(["1Gi", "2Gi"]),
+                               pods=rng.choice(["3", "110"])) for i in range(12)])
+    fit, bal = NodeResourcesFit(), NodeResourcesBalancedAllocation()
+
+    def check(pi):
+        check_batch_agrees(fit, pi.pod, c)
+        infos = list(c.table)
+        slots = [ni.slot for ni in infos]
+        state = CycleState()
+        for pl in (fit, bal):
+            assert batch_scores(pl, state, pi, c.table, slots) == [pl.score(state, pi, ni) for ni in infos], pl.name
+
+    placed = []
+    for i in range(60):
+        pi = PodInfo(make_pod(f"p{i}", cpu="300m", memory="200Mi"))
+        check(pi)
+        op = rng.random()
+        if op < 0.5 or not placed:
+            ni = rng.choice(list(c.table))
+            c.assume_pod(pi, ni.name)
+            placed.append(pi.key)
+        elif op < 0.7:
+            c.forget_pod(placed.pop(rng.randrange(len(placed))))
+        elif op < 0.8:
+            c.add_node(make_node(f"x{i}", cpu=rng.choice(["1", "3"])))
+        elif op < 0.9:
+            name = rng.choice(sorted(c.nodes))
+            c.update_node(make_node(name, cpu=rng.choice(["1", "2", "4"]), memory="2Gi"))
+        else:
+            victim = rng.choice(list(c.table)).name
+            c.remove_node(victim)
+    assert any(k[0] == "NodeResourcesFit" for k in c.table._derived)  # the cached path was exercised

@@ -51,7 +51,7 @@ class NodeAffinity(Plugin):
 
     def score_batch(self, state, pod, table, slots):
         if not pod.preferred_affinity:
-            return np.zeros(len(slots), dtype=np.int64)
+            return 0  # the same for every node
         raw = table.static_column((self.name, "preferred", pod.preferred_key),
                                   lambda ni: preferred_score(pod, ni), np.int64)
         return default_normalize_batch(raw[slots], reverse=False)

@@ -57,31 +57,75 @@ def _least(requested: int, capacity: int) -> int:
     return (capacity - requested) * MAX_NODE_SCORE // capacity
 
 
-def least_allocated_score(pod, node_info) -> int:
-    cpu, mem = pod.nonzero
+def _least_allocated(cpu: int, mem: int, node_info) -> int:
     a = node_info.allocatable
     return (_least(node_info.nonzero_cpu + cpu, a.milli_cpu)
             + _least(node_info.nonzero_mem + mem, a.memory)) // 2
 
 
+def least_allocated_score(pod, node_info) -> int:
+    cpu, mem = pod.nonzero
+    return _least_allocated(cpu, mem, node_info)
+
+
 def _least_batch(requested, capacity):
     safe = np.maximum(capacity, 1)
     s = (capacity - requested) * MAX_NODE_SCORE // safe
-    return np.where((capacity == 0) | (requested > capacity), 0, s)
+    s[(capacity == 0) | (requested > capacity)] = 0
+    return s
+
+
+def _least_allocated_batch(table, idx, cpu: int, mem: int):
+    """``_least_allocated`` for the slots ``idx`` (an index array or a slice)."""
+    return (_least_batch(table.nz_cpu[idx] + cpu, table.alloc_cpu[idx])
+            + _least_batch(table.nz_mem[idx] + mem, table.alloc_mem[idx])) // 2
+
+
+def _balanced(cpu: int, mem: int, node_info) -> int:
+    a, used = node_info.allocatable, node_info.requested
+    fractions = []
+    for want, alloc, have in ((cpu, a.milli_cpu, used.milli_cpu), (mem, a.memory, used.memory)):
+        if alloc:
+            fractions.append(min((have + want) / alloc, 1.0))
+    std = abs(fractions[0] - fractions[1]) / 2 if len(fractions) == 2 else 0.0
+    return int((1.0 - std) * MAX_NODE_SCORE)
 
 
 def balanced_allocation_score(pod, node_info) -> int:
     r = pod.requests
     if r.milli_cpu == 0 and r.memory == 0:
         return 0
+    return _balanced(r.milli_cpu, r.memory, node_info)
+
+
+def _balanced_batch(table, idx, cpu: int, mem: int):
+    """``_balanced`` for the slots ``idx`` (an index array or a slice)."""
+    ac, am = table.alloc_cpu[idx], table.alloc_mem[idx]
+    fc = np.minimum((table.req_cpu[idx] + cpu) / np.maximum(ac, 1), 1.0)
+    fm = np.minimum((table.req_mem[idx] + mem) / np.maximum(am, 1), 1.0)
+    std = np.abs(fc - fm) / 2
+    std[(ac == 0) | (am == 0)] = 0.0
+    return ((1.0 - std) * MAX_NODE_SCORE).astype(np.int64)
+
+
+def _fits(cpu: int, mem: int, eph: int, node_info) -> bool:
+    """The filter's answer for a pod without extended resources (``insufficient`` is empty)."""
     a, used = node_info.allocatable, node_info.requested
-    fractions = []
-    for want, alloc, have in ((r.milli_cpu, a.milli_cpu, used.milli_cpu),
-                              (r.memory, a.memory, used.memory)):
-        if alloc:
-            fractions.append(min((have + want) / alloc, 1.0))
-    std = abs(fractions[0] - fractions[1]) / 2 if len(fractions) == 2 else 0.0
-    return int((1.0 - std) * MAX_NODE_SCORE)
+    return (len(node_info.pods) + 1 <= a.allowed_pods
+            and (cpu <= 0 or used.milli_cpu + cpu <= a.milli_cpu)
+            and (mem <= 0 or used.memory + mem <= a.memory)
+            and (eph <= 0 or used.ephemeral_storage + eph <= a.ephemeral_storage))
+
+
+def _fits_batch(table, idx, cpu: int, mem: int, eph: int):
+    mask = table.req_pods[idx] + 1 <= table.alloc_pods[idx]
+    if cpu > 0:
+        mask &= table.req_cpu[idx] + cpu <= table.alloc_cpu[idx]
+    if mem > 0:
+        mask &= table.req_mem[idx] + mem <= table.alloc_mem[idx]
+    if eph > 0:
+        mask &= table.req_eph[idx] + eph <= table.alloc_eph[idx]
+    return mask
 
 
 class NodeResourcesFit(Plugin):
@@ -97,13 +141,14 @@ class NodeResourcesFit(Plugin):
     def filter_batch(self, state, pod, table):
         n = table.size
         r = pod.requests
-        mask = table.req_pods[:n] + 1 <= table.alloc_pods[:n]
-        if r.milli_cpu > 0:
-            mask &= table.req_cpu[:n] + r.milli_cpu <= table.alloc_cpu[:n]
-        if r.memory > 0:
-            mask &= table.req_mem[:n] + r.memory <= table.alloc_mem[:n]
-        if r.ephemeral_storage > 0:
-            mask &= table.req_eph[:n] + r.ephemeral_storage <= table.alloc_eph[:n]
+        cpu, mem, eph = r.milli_cpu, r.memory, r.ephemeral_storage
+        if not r.scalar:
+            col = table.derived_column(
+                (self.name, cpu, mem, eph), lambda ni: _fits(cpu, mem, eph, ni),
+                lambda idx: _fits_batch(table, idx, cpu, mem, eph), bool)
+            if col is not None:
+                return col
+        mask = _fits_batch(table, slice(0, n), cpu, mem, eph)
         if r.scalar:
             # extended resources are rare: answer them per node
             for ni in table:
@@ -119,8 +164,9 @@ class NodeResourcesFit(Plugin):
 
     def score_batch(self, state, pod, table, slots):
         cpu, mem = pod.nonzero
-        return (_least_batch(table.nz_cpu[slots] + cpu, table.alloc_cpu[slots])
-                + _least_batch(table.nz_mem[slots] + mem, table.alloc_mem[slots])) // 2
+        col = table.derived_column((self.name, "score", cpu, mem), lambda ni: _least_allocated(cpu, mem, ni),
+                                   lambda idx: _least_allocated_batch(table, idx, cpu, mem), np.int64)
+        return _least_allocated_batch(table, slots, cpu, mem) if col is None else col[slots]
 
 
 class NodeResourcesBalancedAllocation(Plugin):
@@ -134,10 +180,9 @@ class NodeResourcesBalancedAllocation(Plugin):
 
     def score_batch(self, state, pod, table, slots):
         r = pod.requests
-        if r.milli_cpu == 0 and r.memory == 0:
-            return np.zeros(len(slots), dtype=np.int64)
-        ac, am = table.alloc_cpu[slots], table.alloc_mem[slots]
-        fc = np.minimum((table.req_cpu[slots] + r.milli_cpu) / np.maximum(ac, 1), 1.0)
-        fm = np.minimum((table.req_mem[slots] + r.memory) / np.maximum(am, 1), 1.0)
-        std = np.where((ac > 0) & (am > 0), np.abs(fc - fm) / 2, 0.0)
-        return ((1.0 - std) * MAX_NODE_SCORE).astype(np.int64)
+        cpu, mem = r.milli_cpu, r.memory
+        if cpu == 0 and mem == 0:
+            return 0  # the same for every node
+        col = table.derived_column((self.name, cpu, mem), lambda ni: _balanced(cpu, mem, ni),
+                                   lambda idx: _balanced_batch(table, idx, cpu, mem), np.int64)
+        return _balanced_batch(table, slots, cpu, mem) if col is None else col[slots]

@@ -17,6 +17,7 @@ from .normalize import default_normalize, default_normalize_batch
 __all__ = ["SelectorSpread", "selectors_for"]
 
 _KEY = "SelectorSpread"
+_SKIP = Status(Code.SKIP, plugin=_KEY)  # made once: a frozen dataclass is slow to build per pod
 
 
 def selectors_for(pod, listers) -> list[Selector]:
@@ -55,7 +56,7 @@ class SelectorSpread(Plugin):
     def pre_score(self, state, pod, nodes) -> Status | None:
         selectors = selectors_for(pod, self.handle.listers)
         state[_KEY] = selectors
-        return None if selectors else Status(Code.SKIP, plugin=self.name)
+        return None if selectors else _SKIP
 
     def _selectors(self, state, pod):
         if _KEY not in state:

@@ -5,7 +5,7 @@ Score: fewer untolerated PreferNoSchedule taints is better (reverse-normalized).
 
 from __future__ import annotations
 
-from ..framework import Plugin, Status, unschedulable
+from ..framework import MAX_NODE_SCORE, Plugin, Status, unschedulable
 from ..node_table import np
 from ..taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, find_untolerated, tolerates_any
 from .normalize import default_normalize, default_normalize_batch
@@ -53,4 +53,6 @@ class TaintToleration(Plugin):
     def score_batch(self, state, pod, table, slots):
         raw = table.static_column((self.name, "prefer", pod.tolerations_key),
                                   lambda ni: prefer_no_schedule_count(pod, ni), np.int64)
+        if not raw.any():  # no node has a PreferNoSchedule taint the pod minds
+            return MAX_NODE_SCORE
         return default_normalize_batch(raw[slots], reverse=True)
