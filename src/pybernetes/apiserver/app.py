@@ -185,6 +185,7 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
         app[WARMUP_KEY] = asyncio.create_task(asyncio.to_thread(openapi.openapi_v3_index_document))
 
     async def on_cleanup(app: web.Application) -> None:
+        await handlers.stores[("", "namespaces")].namespaces.close()
         close = getattr(handlers.log_proxy, "close", None)
         if close is not None:
             await close()

@@ -17,7 +17,7 @@ revision becomes the resourceVersion on every read.
 from __future__ import annotations
 
 import time
-import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,10 +30,14 @@ from ..api.resources import ResourceInfo
 from ..storage import interface as st
 from . import errors
 from .strategy import StatusStrategy, Strategy
+from .uids import new_uid
 
 __all__ = ["GenericStore", "ListOptions", "DeleteOptions", "now_rfc3339", "encode", "decode", "with_rv"]
 
 _MAX_CAS_RETRIES = 20
+# Objects this store wrote last (stored bytes and revision, per key): a read-modify-write
+# starts from one of these instead of reading storage (see guaranteed_update).
+_RECENT_WRITES = 8192
 
 
 _last_second: tuple[int, str] = (0, "")
@@ -112,6 +116,11 @@ class GenericStore:
         self.storage = storage
         # NamespaceLifecycle: an object that checks a namespace exists and is not terminating.
         self.namespaces = namespaces
+        # key -> (stored bytes, mod revision) of this store's latest writes, oldest first:
+        # guesses of the current object, which compare-and-swap confirms or refutes.
+        self._recent: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+        # Guesses are only safe where nothing but the object decides the update (no I/O hooks).
+        self._guess_ok = type(strategy).before_update is Strategy.before_update
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -128,6 +137,13 @@ class GenericStore:
     def _invalid(self, name: str, errs) -> errors.APIError:
         return errors.invalid(self.resource.kind, name, invalid_message(self.resource.kind, name, errs),
                               field_causes(errs), self.group)
+
+    def _remember(self, key: str, value: bytes, revision: int) -> None:
+        recent = self._recent
+        recent[key] = (value, revision)
+        recent.move_to_end(key)
+        if len(recent) > _RECENT_WRITES:
+            recent.popitem(last=False)
 
     async def _read(self, namespace: str | None, name: str) -> tuple[dict, int]:
         try:
@@ -199,7 +215,7 @@ class GenericStore:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = now_rfc3339()
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
@@ -222,14 +238,17 @@ class GenericStore:
         if dry_run:
             return obj
         await self.strategy.before_create(self, obj)
+        key = self.resource.key(namespace, name)
+        value = encode(obj)
         try:
-            kv = await self.storage.create(self.resource.key(namespace, name), encode(obj))
+            kv = await self.storage.create(key, value)
         except st.AlreadyExists:
             await self.strategy.after_create_failed(self, obj)
             raise errors.already_exists(self.plural, name, self.group) from None
         except BaseException:
             await self.strategy.after_create_failed(self, obj)
             raise
+        self._remember(key, value, kv.mod_revision)
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
         return obj
 
@@ -315,6 +334,7 @@ class GenericStore:
                 return None
             except st.NotFound:
                 raise self.not_found(name) from None
+            self._recent.pop(key, None)
             meta["resourceVersion"] = str(rev)
             await self.strategy.after_delete(self, obj)
             return obj
@@ -322,12 +342,16 @@ class GenericStore:
             # Nothing changed: Kubernetes answers with the current object, no write.
             old["metadata"]["resourceVersion"] = str(revision)
             return old
+        value = encode(obj)
         try:
-            kv = await self.storage.update(key, encode(obj), expected_revision=revision)
+            kv = await self.storage.update(key, value, expected_revision=revision)
         except st.Conflict:
+            self._recent.pop(key, None)
             return None
         except st.NotFound:
+            self._recent.pop(key, None)
             raise self.not_found(name) from None
+        self._remember(key, value, kv.mod_revision)
         meta["resourceVersion"] = str(kv.mod_revision)
         return obj
 
@@ -341,29 +365,33 @@ class GenericStore:
         which a pod update may not). A resourceVersion the mutation puts in
         the object (a patch carrying one) is a precondition, as in Kubernetes. ``after_prepare(obj, old)``
         sees the defaulted object before validation (managedFields tracking),
-        as in create and update, where ``old`` is None on create."""
+        as in create and update, where ``old`` is None on create.
+
+        The first attempt may start from the object as this store last wrote
+        it instead of reading storage (Kubernetes' GuaranteedUpdate starts from
+        the watch cache's copy the same way): the compare-and-swap refutes a
+        stale guess, and any refusal, error or no-op decided on a guess is
+        decided again on the stored object, so answers are the same as with a
+        read."""
+        key = self.resource.key(namespace, name)
+        guess = self._recent.get(key) if self._guess_ok and not dry_run else None
         for _ in range(_MAX_CAS_RETRIES):
-            old, revision = await self._read(namespace, name)
-            obj = mutate(_copy(old))
-            obj.setdefault("metadata", {})
-            obj["metadata"]["name"] = name
-            want_rv = obj["metadata"].get("resourceVersion")
-            if want_rv and want_rv != str(revision):
-                raise errors.modified_conflict(self.plural, name, self.group)
-            want_uid, have_uid = obj["metadata"].get("uid"), old["metadata"].get("uid")
-            if want_uid and want_uid != have_uid:
-                raise errors.conflict(self.plural, name, f"Precondition failed: UID in precondition: "
-                                      f"{want_uid}, UID in object meta: {have_uid}", self.group)
-            strategy = self.status_strategy if subresource == "status" else self.strategy
-            self._carry_system_metadata(obj, old, namespace)
-            if validate:
-                strategy.prepare_for_update(obj, old)
-            strategy.default(obj)
-            if after_prepare is not None:
-                after_prepare(obj, old)
-            errs = strategy.validate_update(obj, old) if validate else []
-            if errs:
-                raise self._invalid(name, errs)
+            if guess is not None:
+                old, revision = decode(guess[0], guess[1]), guess[1]
+                guess = None
+                try:
+                    obj = self._prepare_guaranteed(old, revision, namespace, name, mutate,
+                                                   subresource=subresource, validate=validate,
+                                                   after_prepare=after_prepare)
+                except Exception:  # noqa: BLE001 - decided again on the stored object
+                    continue
+                if _unchanged(obj, old):
+                    continue  # a no-op answers with the stored object: read it
+            else:
+                old, revision = await self._read(namespace, name)
+                obj = self._prepare_guaranteed(old, revision, namespace, name, mutate,
+                                               subresource=subresource, validate=validate,
+                                               after_prepare=after_prepare)
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(revision)  # nothing written: still the stored one
                 return obj
@@ -372,6 +400,32 @@ class GenericStore:
             if result is not None:
                 return result
         raise errors.conflict(self.plural, name, "too many concurrent updates", self.group)
+
+    def _prepare_guaranteed(self, old: dict, revision: int, namespace: str | None, name: str, mutate, *,
+                            subresource: str, validate: bool, after_prepare) -> dict:
+        """One attempt's new object: mutate a copy of ``old``, check preconditions,
+        prepare, default, track fields, validate (raising APIError)."""
+        obj = mutate(_copy(old))
+        obj.setdefault("metadata", {})
+        obj["metadata"]["name"] = name
+        want_rv = obj["metadata"].get("resourceVersion")
+        if want_rv and want_rv != str(revision):
+            raise errors.modified_conflict(self.plural, name, self.group)
+        want_uid, have_uid = obj["metadata"].get("uid"), old["metadata"].get("uid")
+        if want_uid and want_uid != have_uid:
+            raise errors.conflict(self.plural, name, f"Precondition failed: UID in precondition: "
+                                  f"{want_uid}, UID in object meta: {have_uid}", self.group)
+        strategy = self.status_strategy if subresource == "status" else self.strategy
+        self._carry_system_metadata(obj, old, namespace)
+        if validate:
+            strategy.prepare_for_update(obj, old)
+        strategy.default(obj)
+        if after_prepare is not None:
+            after_prepare(obj, old)
+        errs = strategy.validate_update(obj, old) if validate else []
+        if errs:
+            raise self._invalid(name, errs)
+        return obj
 
     # ------------------------------------------------------------------ delete
     async def delete(self, namespace: str | None, name: str, opts: DeleteOptions) -> tuple[dict, bool]:
@@ -396,16 +450,19 @@ class GenericStore:
             if action == "mark":
                 if opts.dry_run:
                     return obj, False
+                value = encode(obj)
                 try:
-                    kv = await self.storage.update(key, encode(obj), expected_revision=revision)
+                    kv = await self.storage.update(key, value, expected_revision=revision)
                 except st.Conflict:
                     continue
                 except st.NotFound:
                     raise self.not_found(name) from None
+                self._remember(key, value, kv.mod_revision)
                 meta["resourceVersion"] = str(kv.mod_revision)
                 return obj, False
             if opts.dry_run:
                 return obj, True
+            self._recent.pop(key, None)
             try:
                 rev, _ = await self.storage.delete(key, expected_revision=revision)
             except st.Conflict:

@@ -54,12 +54,13 @@ class _SecretStrategy(Strategy):
         super().prepare_for_update(new, old)
 
 
-def _strategy(resource: ResourceInfo, storage: Storage, config: RegistryConfig) -> Strategy:
+def _strategy(resource: ResourceInfo, storage: Storage, config: RegistryConfig,
+              lifecycle: NamespaceLifecycle) -> Strategy:
     match (resource.group, resource.plural):
         case ("", "pods"):
             return PodStrategy(resource)
         case ("", "namespaces"):
-            return NamespaceStrategy(resource)
+            return NamespaceStrategy(resource, lifecycle=lifecycle)
         case ("", "services"):
             lo, hi = config.service_node_port_range
             return ServiceStrategy(resource, ips=ip_allocator(storage, config.service_cluster_ip_range),
@@ -76,6 +77,7 @@ def _strategy(resource: ResourceInfo, storage: Storage, config: RegistryConfig) 
 def build_stores(storage: Storage, config: RegistryConfig) -> dict[tuple[str, str], GenericStore]:
     lifecycle = NamespaceLifecycle(storage, by_plural("", "namespaces"))
     return {
-        (r.group, r.plural): GenericStore(r, _strategy(r, storage, config), storage, namespaces=lifecycle)
+        (r.group, r.plural): GenericStore(r, _strategy(r, storage, config, lifecycle), storage,
+                                          namespaces=lifecycle)
         for r in RESOURCES
     }
