@@ -16,6 +16,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from . import names
 from .field_errors import (
     FieldError,
@@ -585,9 +587,32 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> Errors:
     return errs
 
 
+# Pod specs (exact JSON) found valid lately; oldest dropped first. Pods of one
+# template repeat the same spec, and validity depends on the spec alone.
+_VALID_SPECS: dict[bytes, None] = {}
+_VALID_SPECS_SIZE = 256
+_VALID_SPEC_MAX_BYTES = 16384
+
+
+def _validate_pod_spec_remembered(spec: Any) -> Errors:
+    """:func:`validate_pod_spec` at ``spec``, answering a spec seen valid before from memory."""
+    try:
+        raw = orjson.dumps(spec, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:  # not plain JSON (e.g. a YAML timestamp): validate it
+        return validate_pod_spec(spec)
+    if raw in _VALID_SPECS:
+        return []
+    errs = validate_pod_spec(spec)
+    if not errs and len(raw) <= _VALID_SPEC_MAX_BYTES:
+        if len(_VALID_SPECS) >= _VALID_SPECS_SIZE:
+            del _VALID_SPECS[next(iter(_VALID_SPECS))]
+        _VALID_SPECS[raw] = None
+    return errs
+
+
 def validate_pod(pod: Obj) -> Errors:
     errs = validate_object_meta(pod.get("metadata"), kind="Pod", namespaced=True)
-    errs += validate_pod_spec(pod.get("spec"))
+    errs += _validate_pod_spec_remembered(pod.get("spec"))
     return errs
 
 
@@ -625,7 +650,7 @@ def validate_pod_update(pod: Obj, old: Obj) -> Errors:
     """ValidatePodUpdate: metadata rules, then only the updatable spec fields may differ."""
     errs = validate_object_meta_update(pod.get("metadata"), old.get("metadata"))
     spec, old_spec = _d(pod.get("spec")), _d(old.get("spec"))
-    errs += validate_pod_spec(spec)
+    errs += _validate_pod_spec_remembered(spec)
     ads, old_ads = spec.get("activeDeadlineSeconds"), old_spec.get("activeDeadlineSeconds")
     if ads is not None:
         if not 0 <= ads <= 2**31 - 1:

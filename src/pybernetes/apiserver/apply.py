@@ -38,6 +38,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ..api import schema as api_schema
 from .errors import APIError
 from .patch import PatchError, SchemaNode
@@ -610,10 +612,13 @@ def _merge_fields(a: dict, b: dict) -> dict:
     return _sorted_fields(out)
 
 
-def _created_fields_v1(obj: dict, node: SchemaNode | None, ignored: tuple[Path, ...]) -> dict:
+def _created_fields_v1(obj: dict, node: SchemaNode | None, ignored: tuple[Path, ...],
+                       definition: str = "") -> dict:
     """The creator's FieldsV1 for a created object, in one walk: what the
     general path (compare with ``_zero_object``, ``_filtered``,
-    ``encode_fields_v1``) gives, which tests check. Creates are the hot path."""
+    ``encode_fields_v1``) gives, which tests check. Creates are the hot path:
+    the fields of ``spec`` and ``status`` are remembered per value (pods of one
+    template share them), see :func:`_section_fields`."""
     zero = _zero_object(obj, node)
     tops = {ig[0] for ig in ignored}
     out: dict = {}
@@ -625,22 +630,57 @@ def _created_fields_v1(obj: dict, node: SchemaNode | None, ignored: tuple[Path, 
             if (pe,) not in _STRIPPED:
                 out[pe] = _new_member(v, _child(node, k))
             continue
-        # metadata/spec/status exist in the zero object: their fields are new,
-        # and so are the items of their required lists (which exist, empty).
-        sub, children = _child(node, k), {}
-        for ck, cv in v.items():
-            cpe = "f:" + ck
-            if (pe, cpe) in _STRIPPED:
-                continue
-            if ck in zero[k]:
-                items = _new_children(cv, _child(sub, ck))
-                if items:
-                    children[cpe] = _sorted_fields(items)
-            else:
-                children[cpe] = _new_member(cv, _child(sub, ck))
+        children = _section_fields(definition, k, v, zero[k], node) if definition and k != "metadata" \
+            else _section_children(k, v, zero[k], node)
         if children:
-            out[pe] = _sorted_fields(children)
+            out[pe] = children
     return _sorted_fields(out)
+
+
+def _section_children(k: str, v: dict, zero: dict, node: SchemaNode | None) -> dict:
+    """FieldsV1 of ``metadata``, ``spec`` or ``status`` of a created object:
+    these exist in the zero object, so their fields are new, and so are the
+    items of their required lists (which exist, empty)."""
+    pe = "f:" + k
+    sub, children = _child(node, k), {}
+    for ck, cv in v.items():
+        cpe = "f:" + ck
+        if (pe, cpe) in _STRIPPED:
+            continue
+        if ck in zero:
+            items = _new_children(cv, _child(sub, ck))
+            if items:
+                children[cpe] = _sorted_fields(items)
+        else:
+            children[cpe] = _new_member(cv, _child(sub, ck))
+    return _sorted_fields(children) if children else {}
+
+
+# (definition, section, the section's JSON) -> its FieldsV1 as JSON; oldest dropped first.
+_SECTION_MEMO: dict[tuple[str, str, bytes], bytes] = {}
+_SECTION_MEMO_SIZE = 256
+_SECTION_MEMO_MAX_BYTES = 16384
+
+
+def _section_fields(definition: str, k: str, v: dict, zero: dict, node: SchemaNode | None) -> dict:
+    """:func:`_section_children`, remembered by the section's exact JSON (the
+    fields depend on nothing else: the zero object follows from the same
+    value). Handed out as a fresh copy, so callers may edit it."""
+    try:
+        raw = orjson.dumps(v, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:  # not plain JSON (e.g. a YAML timestamp): no memo
+        return _section_children(k, v, zero, node)
+    if len(raw) > _SECTION_MEMO_MAX_BYTES:
+        return _section_children(k, v, zero, node)
+    key = (definition, k, raw)
+    hit = _SECTION_MEMO.get(key)
+    if hit is not None:
+        return orjson.loads(hit)
+    children = _section_children(k, v, zero, node)
+    if len(_SECTION_MEMO) >= _SECTION_MEMO_SIZE:
+        del _SECTION_MEMO[next(iter(_SECTION_MEMO))]
+    _SECTION_MEMO[key] = orjson.dumps(children)
+    return children
 
 
 def track_update(old: dict | None, new: dict, *, manager: str, api_version: str | None = None,
@@ -668,7 +708,7 @@ def track_update(old: dict | None, new: dict, *, manager: str, api_version: str 
     if provided == [{}]:
         return new_obj
     if old is None and not provided and fast_create:
-        fields = _created_fields_v1(new_obj, node, _ignored_prefixes(node, subresource))
+        fields = _created_fields_v1(new_obj, node, _ignored_prefixes(node, subresource), definition)
         if fields:
             entry = {"manager": manager, "operation": operation, "apiVersion": api_version, "time": now,
                      "fieldsType": "FieldsV1", "fieldsV1": fields}

@@ -139,3 +139,24 @@ def test_check_is_fast():
         schema.check(pod, POD)
     per_call = (time.perf_counter() - t) / n
     print(f"schema.check(pod with 3 containers): {per_call * 1e6:.0f} us")
+
+
+def test_sections_seen_clean_are_remembered_but_findings_stay_the_same():
+    """A spec already found clean is not walked again; anything that differs is."""
+    for _ in range(2):
+        f = schema.check(_pod(2), POD)
+        assert f.unknown_fields == [] and f.type_errors == []
+    for _ in range(2):
+        pod = _pod(2)
+        pod["spec"]["containers"][0]["image"] = 5
+        pod["spec"]["extra"] = 1
+        pod["top"] = 1
+        f = schema.check(pod, POD, drop_unknown=True)
+        assert f.unknown_fields == ["spec.extra", "top"]
+        assert f.type_errors == ["json: cannot unmarshal number into Go struct field "
+                                 "Container.spec.containers.image of type string"]
+        assert "extra" not in pod["spec"] and "top" not in pod
+    pod = _pod(2)
+    pod["metadata"]["name"] = 7  # a clean spec does not hide a bad metadata
+    assert schema.type_errors(pod, POD) == [
+        "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.name of type string"]

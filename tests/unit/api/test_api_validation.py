@@ -252,3 +252,21 @@ def test_every_served_kind_has_a_validator_and_defaulter():
 def test_unknown_kinds_get_metadata_checks():
     assert msgs("Widget", {"metadata": {"name": "ok", "namespace": "d"}}) == []
     assert msgs("Widget", {"metadata": {"namespace": "d"}}) == ["metadata.name: Required value: name or generateName is required"]
+def test_pod_spec_validity_remembered_per_exact_spec():
+    """Valid specs are remembered; a spec differing in anything is checked again."""
+    import copy
+
+    from pybernetes.api.defaults import apply_defaults
+    from pybernetes.api.validation import validate
+    ok = apply_defaults("Pod", {"metadata": {"name": "p", "namespace": "default"},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    assert validate("Pod", copy.deepcopy(ok)) == []
+    assert validate("Pod", copy.deepcopy(ok)) == []
+    bad = copy.deepcopy(ok)
+    bad["spec"]["restartPolicy"] = "Sometimes"
+    for _ in range(2):
+        errs = validate("Pod", copy.deepcopy(bad))
+        assert [e.field for e in errs] == ["spec.restartPolicy"]
+    bad_name = copy.deepcopy(ok)
+    bad_name["metadata"]["name"] = "Not_Valid"  # metadata is never remembered
+    assert [e.field for e in validate("Pod", bad_name)] == ["metadata.name"]
