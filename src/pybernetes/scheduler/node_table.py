@@ -54,6 +54,7 @@ class NodeTable:
         self._static: OrderedDict[Hashable, tuple[Any, Callable[[NodeInfo], Any]]] = OrderedDict()
         self._derived: OrderedDict[Hashable, tuple[Any, Callable[[NodeInfo], Any]]] = OrderedDict()
         self._derived_seen: OrderedDict[Hashable, None] = OrderedDict()
+        self._static_any: dict[Hashable, bool] = {}  # memo of static_any, dropped on any row change
         if self.vector:
             self._grow(capacity)
 
@@ -91,6 +92,7 @@ class NodeTable:
         ni.slot = -1
         if self.vector:
             self.live[slot] = False
+            self._static_any.clear()
             for arr, _fn in self._static.values():
                 arr[slot] = 0
             for arr, _fn in self._derived.values():
@@ -149,8 +151,9 @@ class NodeTable:
             if ni is not None:
                 arr[ni.slot] = fn(ni)
         self._static[key] = (arr, fn)
+        self._static_any.pop(key, None)
         if len(self._static) > _MAX_STATIC:
-            self._static.popitem(last=False)
+            self._static_any.pop(self._static.popitem(last=False)[0], None)
         return arr
 
     def derived_column(self, key: Hashable, row: Callable[[NodeInfo], Any],
@@ -182,9 +185,17 @@ class NodeTable:
             self._derived.popitem(last=False)
         return arr
 
+    def static_any(self, key: Hashable) -> bool:
+        """Whether the cached static column ``key`` is non-zero on some slot (memoized)."""
+        hit = self._static_any.get(key)
+        if hit is None:
+            hit = self._static_any[key] = bool(self._static[key][0].any())
+        return hit
+
     def refresh_static(self, ni: NodeInfo) -> None:
         """Recompute the node's row in every cached static column (after a property change)."""
         if not self.vector:
             return
+        self._static_any.clear()
         for arr, fn in self._static.values():
             arr[ni.slot] = fn(ni)

@@ -45,6 +45,10 @@ Obj = dict[str, Any]
 _NS_INDEX = "namespace"  # the informer's built-in index
 
 
+_PODS_PER_PASS = 8  # decisions between two event-loop passes, at most
+_PASS_SECONDS = 0.002
+
+
 class LeadershipLost(Exception):
     """The scheduler held the lease and lost it; it stops acting at once."""
 
@@ -116,6 +120,10 @@ class Scheduler:
         self._bind_slots = asyncio.Semaphore(config.bind_concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._conditions: dict[str, str] = {}  # pod key -> message last written
+        self._pod_clients: dict[str, Any] = {}  # namespace -> client.pods(namespace), made once
+        from ..client.errors import Conflict, NotFound
+
+        self._refused = (Conflict, NotFound)
 
     # -- wiring ------------------------------------------------------------------
     def build_informers(self) -> None:
@@ -233,14 +241,21 @@ class Scheduler:
                     await self.recorder.aclose()
 
     async def schedule_loop(self) -> None:
+        # Decisions are synchronous CPU work: let informers and bindings run between them, but
+        # only every few pods (or ~2 ms) under load — one event-loop pass per pod is overhead.
+        since_yield = 0
+        started = time.monotonic()
         while True:
             try:
                 qpi = await self.queue.pop()
             except QueueClosed:
                 return
             await self.schedule_one(qpi)
-            # the decision is synchronous CPU work: let informers and bindings run between pods
-            await asyncio.sleep(0)
+            since_yield += 1
+            if since_yield >= _PODS_PER_PASS or time.monotonic() - started > _PASS_SECONDS:
+                await asyncio.sleep(0)
+                since_yield = 0
+                started = time.monotonic()
 
     async def _summaries(self) -> None:
         period = self.config.summary_period
@@ -279,13 +294,17 @@ class Scheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bind(self, qpi: QueuedPodInfo, node: str, result) -> None:
-        from ..client.errors import Conflict, NotFound
+    def _pods(self, namespace: str):
+        pods = self._pod_clients.get(namespace)
+        if pods is None:
+            pods = self._pod_clients[namespace] = self.client.pods(namespace)
+        return pods
 
+    async def _bind(self, qpi: QueuedPodInfo, node: str, result) -> None:
         pi = qpi.info
         try:
-            await self.client.pods(pi.namespace).bind(pi.name, node, uid=pi.uid or None)
-        except (Conflict, NotFound) as e:
+            await self._pods(pi.namespace).bind(pi.name, node, uid=pi.uid or None)
+        except self._refused as e:
             # already bound elsewhere (another scheduler) or gone: the informer tells the truth
             self.cache.forget_pod(pi.key)
             log.info("scheduler: binding %s to %s refused (%s); dropping it", pi.key, node, e)

@@ -387,3 +387,23 @@ def test_resource_batch_forms_follow_pods_and_nodes_for_a_repeated_shape():
             victim = rng.choice(list(c.table)).name
             c.remove_node(victim)
     assert any(k[0] == "NodeResourcesFit" for k in c.table._derived)  # the cached path was exercised
+
+
+@needs_numpy
+def test_prefer_no_schedule_score_follows_a_taint_added_later():
+    c = cache_with(make_node("a"), make_node("b"))
+    pl, pi = TaintToleration(), PodInfo(make_pod("p"))
+
+    def agree():
+        infos = list(c.table)
+        scores = [pl.score(CycleState(), pi, ni) for ni in infos]
+        pl.normalize(CycleState(), pi, scores)
+        assert batch_scores(pl, CycleState(), pi, c.table, [ni.slot for ni in infos]) == scores
+        return dict(zip([ni.name for ni in infos], scores, strict=True))
+
+    assert agree() == {"a": 100, "b": 100}
+    c.update_node(make_node("b", taints=[{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]))
+    assert agree() == {"a": 100, "b": 0}
+    c.remove_node("b")
+    c.add_node(make_node("c"))
+    assert agree() == {"a": 100, "c": 100}

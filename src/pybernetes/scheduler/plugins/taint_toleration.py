@@ -51,8 +51,8 @@ class TaintToleration(Plugin):
         default_normalize(scores, reverse=True)
 
     def score_batch(self, state, pod, table, slots):
-        raw = table.static_column((self.name, "prefer", pod.tolerations_key),
-                                  lambda ni: prefer_no_schedule_count(pod, ni), np.int64)
-        if not raw.any():  # no node has a PreferNoSchedule taint the pod minds
+        key = (self.name, "prefer", pod.tolerations_key)
+        raw = table.static_column(key, lambda ni: prefer_no_schedule_count(pod, ni), np.int64)
+        if not table.static_any(key):  # no node has a PreferNoSchedule taint the pod minds
             return MAX_NODE_SCORE
         return default_normalize_batch(raw[slots], reverse=True)
