@@ -47,40 +47,40 @@ def _error_response(e: errors.APIError) -> web.Response:
     return web.Response(body=e.body(), status=e.code, content_type="application/json")
 
 
-@web.middleware
-async def _errors_middleware(request: web.Request, handler):
-    try:
-        return await handler(request)
-    except errors.APIError as e:
-        return _error_response(e)
-    except web.HTTPRequestEntityTooLarge:
-        return _error_response(errors.request_too_large(MAX_BODY_BYTES))
-    except web.HTTPNotFound:
-        return _error_response(errors.no_such_path())
-    except web.HTTPMethodNotAllowed:
-        return _error_response(errors.method_not_allowed())
-    except web.HTTPException:
-        raise
-    except Exception as e:  # never a stack trace to the client; keep it in the log
-        log.error("internal error serving %s %s:\n%s", request.method, request.path, traceback.format_exc())
-        return _error_response(errors.internal_error(f"{type(e).__name__}: {e}"))
+def _serving_middleware(config: APIServerConfig):
+    """Authentication and authorization, then the handler, with every error
+    answered as a Kubernetes ``Status`` (one middleware layer, not two: it
+    wraps every request)."""
+    authenticator, authorizer = config.authenticator, config.authorizer
 
-
-def _auth_middleware(config: APIServerConfig):
     @web.middleware
     async def middleware(request: web.Request, handler):
-        # Health checks answer anonymous requests; credentials, when sent, must be valid.
-        anonymous_ok = request.path in ANONYMOUS_PATHS and "Authorization" not in request.headers
-        if config.authenticator is not None and not anonymous_ok:
-            user = config.authenticator.authenticate(request)
-            if user is None:
-                return _error_response(errors.unauthorized())
-            if not config.authorizer.authorize(user, request):
-                return _error_response(errors.APIError(
-                    403, "Forbidden", f'forbidden: User "{user.name}" cannot {request.method.lower()} '
-                    f'path "{request.path}"'))
-            request["user"] = user
-        return await handler(request)
+        try:
+            # Health checks answer anonymous requests; credentials, when sent, must be valid.
+            if authenticator is not None and not (
+                    request.path in ANONYMOUS_PATHS and "Authorization" not in request.headers):
+                user = authenticator.authenticate(request)
+                if user is None:
+                    return _error_response(errors.unauthorized())
+                if not authorizer.authorize(user, request):
+                    return _error_response(errors.APIError(
+                        403, "Forbidden", f'forbidden: User "{user.name}" cannot {request.method.lower()} '
+                        f'path "{request.path}"'))
+                request["user"] = user
+            return await handler(request)
+        except errors.APIError as e:
+            return _error_response(e)
+        except web.HTTPRequestEntityTooLarge:
+            return _error_response(errors.request_too_large(MAX_BODY_BYTES))
+        except web.HTTPNotFound:
+            return _error_response(errors.no_such_path())
+        except web.HTTPMethodNotAllowed:
+            return _error_response(errors.method_not_allowed())
+        except web.HTTPException:
+            raise
+        except Exception as e:  # never a stack trace to the client; keep it in the log
+            log.error("internal error serving %s %s:\n%s", request.method, request.path, traceback.format_exc())
+            return _error_response(errors.internal_error(f"{type(e).__name__}: {e}"))
     return middleware
 
 
@@ -97,7 +97,7 @@ async def ensure_system_namespaces(handlers: APIHandlers) -> None:
 
 def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1,
-                          middlewares=[_errors_middleware, _auth_middleware(config)])
+                          middlewares=[_serving_middleware(config)])
     handlers = APIHandlers(build_stores(storage, config.registry), log_proxy=config.log_proxy)
     app[STORAGE_KEY] = storage
     app[HANDLERS_KEY] = handlers

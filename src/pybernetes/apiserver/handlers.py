@@ -326,9 +326,10 @@ class APIHandlers:
             from ..api.field_errors import causes, invalid_message, required
             err = required("metadata.name", "name or generateName is required")
             raise errors.invalid(res.kind, "", invalid_message(res.kind, "", [err]), causes([err]), res.group)
-        created = await store.create(info.namespace, obj, dry_run=self._dry_run(request),
-                                     after_prepare=_tracker(request, res, options_kind="CreateOptions"))
-        return _json(created, 201, decoded.warnings)
+        created, body = await store.create_encoded(
+            info.namespace, obj, dry_run=self._dry_run(request),
+            after_prepare=_tracker(request, res, options_kind="CreateOptions"))
+        return _json(created if body is None else body, 201, decoded.warnings)
 
     async def update(self, request: web.Request, info: RequestInfo, store: GenericStore):
         res = info.resource

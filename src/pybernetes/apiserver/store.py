@@ -224,6 +224,13 @@ class GenericStore:
 
     async def create(self, namespace: str | None, obj: dict, *, dry_run: bool = False,
                      after_prepare=None) -> dict:
+        created, _ = await self.create_encoded(namespace, obj, dry_run=dry_run, after_prepare=after_prepare)
+        return created
+
+    async def create_encoded(self, namespace: str | None, obj: dict, *, dry_run: bool = False,
+                             after_prepare=None) -> tuple[dict, bytes | None]:
+        """:meth:`create`, also returning the created object's JSON as served
+        (the stored bytes with its resourceVersion; None on a dry run)."""
         self._fill_system_metadata(obj, namespace)
         name = obj["metadata"].get("name") or ""
         if self.namespaces is not None and self.resource.namespaced:
@@ -236,7 +243,7 @@ class GenericStore:
         if errs:
             raise self._invalid(name, errs)
         if dry_run:
-            return obj
+            return obj, None
         await self.strategy.before_create(self, obj)
         key = self.resource.key(namespace, name)
         value = encode(obj)
@@ -250,7 +257,7 @@ class GenericStore:
             raise
         self._remember(key, value, kv.mod_revision)
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
-        return obj
+        return obj, with_rv(value, kv.mod_revision)
 
     # ------------------------------------------------------------------ update
     async def update(self, namespace: str | None, name: str, new: dict, *, subresource: str = "",
