@@ -184,3 +184,30 @@ async def test_requests_send_kubernetes_query_and_bodies(serve):
                                                force=True)
     assert seen["ct"] == "application/apply-patch+yaml"
     assert seen["patch_query"] == {"fieldManager": "me", "force": "true"}
+
+
+async def test_requests_carry_query_body_and_content_type_as_sent(serve):
+    """Paths and queries are encoded once by the transport: the server reads back exactly what
+    was asked (selectors with spaces, commas, parentheses, '=' and '!'), and bodies keep their
+    Content-Type (JSON for writes, the patch type for PATCH)."""
+    seen = []
+
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append((request.method, request.path, dict(request.query), request.content_type, body))
+        return web.json_response({"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": []})
+
+    client = await serve([("*", "/{tail:.*}", echo)])
+    cms = client.config_maps("default")
+    await cms.list(label_selector="app in (a, b),tier!=db", field_selector="metadata.name=x")
+    await cms.create({"metadata": {"name": "c"}}, field_manager="me:1/2")
+    await cms.patch("c", {"data": {"k": "v"}}, patch_type="merge")
+    await client.resource("", "v1", "configmaps", "default").get("name with space")
+    lst, create, patch, get = seen
+    assert lst[:3] == ("GET", "/api/v1/namespaces/default/configmaps",
+                       {"labelSelector": "app in (a, b),tier!=db", "fieldSelector": "metadata.name=x"})
+    assert create[:4] == ("POST", "/api/v1/namespaces/default/configmaps", {"fieldManager": "me:1/2"},
+                          "application/json")
+    assert orjson.loads(create[4]) == {"metadata": {"name": "c"}}
+    assert patch[0] == "PATCH" and patch[3] == "application/merge-patch+json"
+    assert get[:3] == ("GET", "/api/v1/namespaces/default/configmaps/name with space", {})
