@@ -23,8 +23,10 @@ Contract (client-go ``shared_informer.go``):
   object as ``on_update(obj, obj)``, the level-triggered safety net.
 - Cache reads (``get``, ``list``, ``by_index``...) return the cached dicts
   themselves: treat them as read-only.
-- Indexes: ``namespace`` and ``label`` (``"key=value"``) are built in; add
-  custom index functions ``obj -> list[str]`` with ``indexers=``.
+- Indexes: ``namespace`` and ``label`` (``"key=value"``) are built in (unless
+  ``builtin_indexes=False``: a cache read only by key, e.g. the scheduler's
+  pods, then skips their upkeep on every event); add custom index functions
+  ``obj -> list[str]`` with ``indexers=``.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class Informer:
     def __init__(self, api: ResourceClient, *, indexers: dict[str, IndexFunc] | None = None,
                  resync_period: float = 0.0, label_selector: str | None = None,
                  field_selector: str | None = None, page_size: int = 500, name: str | None = None,
-                 max_backoff: float = 10.0, watch_timeout: float = 300.0):
+                 max_backoff: float = 10.0, watch_timeout: float = 300.0, builtin_indexes: bool = True):
         self.api = api
         self.name = name or api.info.plural
         self.resync_period = resync_period
@@ -156,8 +158,11 @@ class Informer:
         self.max_backoff = max_backoff
         self.watch_timeout = watch_timeout  # each watch lasts [t, 2t) seconds, then resumes
         self._items: dict[str, dict] = {}
-        self._indexers: dict[str, IndexFunc] = {NAMESPACE_INDEX: _namespace_index, LABEL_INDEX: _label_index}
-        self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}, LABEL_INDEX: {}}
+        self._indexers: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, set[str]]] = {}
+        if builtin_indexes:
+            self._indexers = {NAMESPACE_INDEX: _namespace_index, LABEL_INDEX: _label_index}
+            self._indices = {NAMESPACE_INDEX: {}, LABEL_INDEX: {}}
         self._registrations: list[Registration] = []
         self._synced = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -225,7 +230,11 @@ class Informer:
 
     def list(self, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
         if namespace:
-            objs = [self._items[k] for k in self._indices[NAMESPACE_INDEX].get(namespace, ())]
+            idx = self._indices.get(NAMESPACE_INDEX)
+            if idx is None:
+                objs = [o for o in self._items.values() if (o.get("metadata") or {}).get("namespace") == namespace]
+            else:
+                objs = [self._items[k] for k in idx.get(namespace, ())]
         else:
             objs = list(self._items.values())
         if label_selector:
@@ -241,7 +250,11 @@ class Informer:
         return [self._items[k] for k in keys]
 
     def index_keys(self, index_name: str, value: str) -> list[str]:
-        return list(self._indices[index_name].get(value, ()))
+        try:
+            keys = self._indices[index_name].get(value, ())
+        except KeyError:
+            raise KeyError(f"no index {index_name!r} on informer {self.name}") from None
+        return list(keys)
 
     def by_label(self, key: str, value: str) -> list[dict]:
         return self.by_index(LABEL_INDEX, f"{key}={value}")

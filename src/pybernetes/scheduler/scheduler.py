@@ -130,7 +130,8 @@ class Scheduler:
         from ..client import Informer
 
         c = self.client
-        self.informers["pods"] = Informer(c.pods(None))
+        # pods are read by key only (the scheduler keeps its own per-namespace view): no indexes to keep
+        self.informers["pods"] = Informer(c.pods(None), builtin_indexes=False)
         self.informers["nodes"] = Informer(c.nodes())
         for kind in ("services", "replicationcontrollers"):
             self.informers[kind] = Informer(c.resource("", "v1", kind, None))

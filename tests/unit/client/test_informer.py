@@ -160,3 +160,20 @@ async def test_selector_informer_sees_objects_leave():
         await fake.pods("default").patch("a", {"metadata": {"labels": {"app": "db"}}}, patch_type="merge")
         await eventually(lambda: rec.state == {})
         assert len(inf) == 0
+
+
+async def test_informer_without_builtin_indexes_still_lists_by_namespace():
+    fake = FakeClient(_pod("a", labels={"app": "web"}), _pod("c", ns="other"))
+    inf = Informer(fake.pods(), builtin_indexes=False, indexers={"node": index_by_field("spec", "nodeName")})
+    await inf.start()
+    try:
+        assert await inf.wait_for_sync(10)
+        await fake.pods("other").create(_pod("d", ns="other"))
+        await fake.pods("other").bind("d", "n9")
+        await eventually(lambda: len(inf) == 3 and inf.by_index("node", "n9"))
+        assert sorted(o["metadata"]["name"] for o in inf.list(namespace="other")) == ["c", "d"]
+        assert [o["metadata"]["name"] for o in inf.list(label_selector="app=web")] == ["a"]
+        with pytest.raises(KeyError, match="no index 'label'"):
+            inf.by_label("app", "web")
+    finally:
+        await inf.stop()
