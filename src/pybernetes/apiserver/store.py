@@ -146,11 +146,16 @@ class GenericStore:
             recent.popitem(last=False)
 
     async def _read(self, namespace: str | None, name: str) -> tuple[dict, int]:
+        raw, revision = await self._read_raw(namespace, name)
+        return decode(raw, revision), revision
+
+    async def _read_raw(self, namespace: str | None, name: str) -> tuple[bytes, int]:
+        """The stored bytes and mod revision (404 when missing)."""
         try:
             kv = await self.storage.get(self.resource.key(namespace, name))
         except st.NotFound:
             raise self.not_found(name) from None
-        return decode(kv.value, kv.mod_revision), kv.mod_revision
+        return kv.value, kv.mod_revision
 
     # ------------------------------------------------------------------ reads
     async def get(self, namespace: str | None, name: str) -> dict:
@@ -384,10 +389,10 @@ class GenericStore:
         guess = self._recent.get(key) if self._guess_ok and not dry_run else None
         for _ in range(_MAX_CAS_RETRIES):
             if guess is not None:
-                old, revision = decode(guess[0], guess[1]), guess[1]
-                guess = None
+                raw, revision = guess
+                old, guess = decode(raw, revision), None
                 try:
-                    obj = self._prepare_guaranteed(old, revision, namespace, name, mutate,
+                    obj = self._prepare_guaranteed(old, decode(raw, revision), revision, namespace, name, mutate,
                                                    subresource=subresource, validate=validate,
                                                    after_prepare=after_prepare)
                 except Exception:  # noqa: BLE001 - decided again on the stored object
@@ -395,8 +400,9 @@ class GenericStore:
                 if _unchanged(obj, old):
                     continue  # a no-op answers with the stored object: read it
             else:
-                old, revision = await self._read(namespace, name)
-                obj = self._prepare_guaranteed(old, revision, namespace, name, mutate,
+                raw, revision = await self._read_raw(namespace, name)
+                old = decode(raw, revision)
+                obj = self._prepare_guaranteed(old, decode(raw, revision), revision, namespace, name, mutate,
                                                subresource=subresource, validate=validate,
                                                after_prepare=after_prepare)
             if dry_run:
@@ -408,11 +414,12 @@ class GenericStore:
                 return result
         raise errors.conflict(self.plural, name, "too many concurrent updates", self.group)
 
-    def _prepare_guaranteed(self, old: dict, revision: int, namespace: str | None, name: str, mutate, *,
-                            subresource: str, validate: bool, after_prepare) -> dict:
-        """One attempt's new object: mutate a copy of ``old``, check preconditions,
-        prepare, default, track fields, validate (raising APIError)."""
-        obj = mutate(_copy(old))
+    def _prepare_guaranteed(self, old: dict, copy: dict, revision: int, namespace: str | None, name: str,
+                            mutate, *, subresource: str, validate: bool, after_prepare) -> dict:
+        """One attempt's new object: mutate ``copy`` (a second decoding of
+        ``old``), check preconditions, prepare, default, track fields,
+        validate (raising APIError)."""
+        obj = mutate(copy)
         obj.setdefault("metadata", {})
         obj["metadata"]["name"] = name
         want_rv = obj["metadata"].get("resourceVersion")
