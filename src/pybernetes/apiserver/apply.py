@@ -36,6 +36,7 @@ import copy
 import json
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -973,6 +974,7 @@ def _conflict_error(conflicts: list[tuple[_Key, Path]]) -> ApplyConflict:
     return ApplyConflict(printed, message)
 
 
+@lru_cache(maxsize=256)
 def manager_from_user_agent(user_agent: str) -> str:
     """Kubernetes' default field manager: the user agent up to the first ``/``,
     printable characters only, at most 128 of them."""

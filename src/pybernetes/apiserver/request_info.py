@@ -7,15 +7,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..api.resources import ResourceInfo, by_plural
 
 __all__ = ["RequestInfo", "parse_path"]
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
+class RequestInfo(NamedTuple):
+    """What a resource path addresses (a tuple: made once per request, cheaply)."""
+
     group: str
     version: str
     resource: ResourceInfo | None  # None: the path names no served resource
