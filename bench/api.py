@@ -109,14 +109,25 @@ async def api_bench(url: str, pods: int, concurrency: int, watchers: int, *, pid
                 assert r.status == 200
                 await r.read()
 
+        async def bind(i):
+            name = f"p{i:06d}"
+            body = orjson.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                                 "target": {"apiVersion": "v1", "kind": "Node", "name": f"n{i % 100}"}})
+            async with s.post(f"{url}{NS}/pods/{name}/binding", data=body, headers=headers) as r:
+                assert r.status == 201, await r.text()
+                await r.read()
+
         c0 = cpu_seconds(pid)
         create_s = await run_workers(pods, concurrency, create)
         c1 = cpu_seconds(pid)
         n_gets = pods * 2
         get_s = await run_workers(n_gets, concurrency, get)
         c2 = cpu_seconds(pid)
+        bind_s = await run_workers(pods, concurrency, bind)  # the scheduler's write: pods/NAME/binding
+        c3 = cpu_seconds(pid)
         cpu["cpu_ms_per_create"] = 1000 * (c1 - c0) / pods
         cpu["cpu_ms_per_get"] = 1000 * (c2 - c1) / n_gets
+        cpu["cpu_ms_per_binding"] = 1000 * (c3 - c2) / pods
 
         async def list1000(i):
             async with s.get(f"{url}{NS}/pods", params={"limit": "1000"}) as r:
@@ -168,6 +179,7 @@ async def api_bench(url: str, pods: int, concurrency: int, watchers: int, *, pid
     return {
         "creates_per_s": pods / create_s,
         "gets_per_s": n_gets / get_s,
+        "bindings_per_s": pods / bind_s,
         "lists_1000_per_s": n_lists / list_s,
         "watch_p50_ms": 1000 * statistics.median(latencies),
         "watch_p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
@@ -180,11 +192,13 @@ async def api_bench(url: str, pods: int, concurrency: int, watchers: int, *, pid
 API_ROWS = (
     ("creates_per_s", "creates/s", "{:10.0f}", "(target >= 1000 on SQLite)"),
     ("gets_per_s", "gets/s", "{:10.0f}", "(target >= 3000 on SQLite)"),
+    ("bindings_per_s", "bindings/s", "{:10.0f}", "(pods/NAME/binding)"),
     ("lists_1000_per_s", "lists of 1000 pods/s", "{:10.1f}", ""),
     ("watch_p50_ms", "watch latency p50 ms", "{:10.2f}", ""),
     ("watch_p99_ms", "watch latency p99 ms", "{:10.2f}", "(target <= 50)"),
     ("cpu_ms_per_create", "CPU ms per create", "{:10.3f}", "(apiserver process)"),
     ("cpu_ms_per_get", "CPU ms per get", "{:10.3f}", ""),
+    ("cpu_ms_per_binding", "CPU ms per binding", "{:10.3f}", ""),
     ("cpu_us_per_delivery", "CPU us per watch event", "{:10.1f}", "(create + deliveries, per delivery)"),
 )
 RAW_ROWS = (
