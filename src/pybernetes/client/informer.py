@@ -113,7 +113,7 @@ class Registration:
         handlers = {"add": self.on_add, "update": self.on_update, "delete": self.on_delete}
         buffer = self._buffer
         while True:
-            # drain what is buffered without a suspension per item
+            # a buffered item is taken directly (no get() coroutine per item)
             item = buffer.get_nowait() if buffer.qsize() else await buffer.get()
             if item is _SYNCED:
                 self._synced.set()

@@ -38,7 +38,7 @@ __all__ = ["NodeTable", "np"]
 _COLUMNS = ("alloc_cpu", "alloc_mem", "alloc_eph", "alloc_pods", "req_cpu", "req_mem", "req_eph",
             "req_pods", "nz_cpu", "nz_mem")
 _MAX_STATIC = 256
-_MAX_DERIVED = 8  # each is rewritten on every sync: keep few
+_MAX_DERIVED = 12  # each is rewritten on every sync: keep few (3 per pod shape with the default plugins)
 _MAX_SHAPES_SEEN = 64
 
 
