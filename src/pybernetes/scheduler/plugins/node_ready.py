@@ -15,8 +15,18 @@ ERR_REASON_NOT_READY = "node(s) were not ready"
 _NOT_READY_TAINT = {"key": TAINT_NOT_READY, "effect": NO_SCHEDULE}
 
 
+_EXEMPT: dict[bytes, bool] = {}  # by the pod's tolerations: pods of one template share them
+
+
 def _exempt(pod) -> bool:
-    return bool(pod.tolerations) and tolerates_any(pod.tolerations, _NOT_READY_TAINT)
+    if not pod.tolerations:
+        return False
+    hit = _EXEMPT.get(pod.tolerations_key)
+    if hit is None:
+        if len(_EXEMPT) >= 1024:
+            _EXEMPT.clear()
+        hit = _EXEMPT[pod.tolerations_key] = tolerates_any(pod.tolerations, _NOT_READY_TAINT)
+    return hit
 
 
 def fits(pod, node_info) -> bool:

@@ -14,8 +14,18 @@ ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 _TAINT = {"key": TAINT_UNSCHEDULABLE, "effect": NO_SCHEDULE}
 
 
+_EXEMPT: dict[bytes, bool] = {}  # by the pod's tolerations: pods of one template share them
+
+
 def _exempt(pod) -> bool:
-    return bool(pod.tolerations) and tolerates_any(pod.tolerations, _TAINT)
+    if not pod.tolerations:
+        return False
+    hit = _EXEMPT.get(pod.tolerations_key)
+    if hit is None:
+        if len(_EXEMPT) >= 1024:
+            _EXEMPT.clear()
+        hit = _EXEMPT[pod.tolerations_key] = tolerates_any(pod.tolerations, _TAINT)
+    return hit
 
 
 def fits(pod, node_info) -> bool:
