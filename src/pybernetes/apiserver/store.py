@@ -116,9 +116,9 @@ class GenericStore:
         self.storage = storage
         # NamespaceLifecycle: an object that checks a namespace exists and is not terminating.
         self.namespaces = namespaces
-        # key -> (stored bytes, mod revision) of this store's latest writes, oldest first:
-        # guesses of the current object, which compare-and-swap confirms or refutes.
-        self._recent: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+        # key -> (stored bytes, mod revision, written defaulted) of this store's latest writes,
+        # oldest first: guesses of the current object, which compare-and-swap confirms or refutes.
+        self._recent: OrderedDict[str, tuple[bytes, int, bool]] = OrderedDict()
         # Guesses are only safe where nothing but the object decides the update (no I/O hooks).
         self._guess_ok = type(strategy).before_update is Strategy.before_update
 
@@ -138,9 +138,12 @@ class GenericStore:
         return errors.invalid(self.resource.kind, name, invalid_message(self.resource.kind, name, errs),
                               field_causes(errs), self.group)
 
-    def _remember(self, key: str, value: bytes, revision: int) -> None:
+    def _remember(self, key: str, value: bytes, revision: int, *, defaulted: bool = True) -> None:
+        """Note this store's write of ``key``; ``defaulted``: the object went
+        through the strategy's defaults just before (not so for deletion marks,
+        which write the object as read)."""
         recent = self._recent
-        recent[key] = (value, revision)
+        recent[key] = (value, revision, defaulted)
         recent.move_to_end(key)
         if len(recent) > _RECENT_WRITES:
             recent.popitem(last=False)
@@ -389,12 +392,12 @@ class GenericStore:
         guess = self._recent.get(key) if self._guess_ok and not dry_run else None
         for _ in range(_MAX_CAS_RETRIES):
             if guess is not None:
-                raw, revision = guess
+                raw, revision, defaulted = guess
                 old, guess = decode(raw, revision), None
                 try:
                     obj = self._prepare_guaranteed(old, decode(raw, revision), revision, namespace, name, mutate,
                                                    subresource=subresource, validate=validate,
-                                                   after_prepare=after_prepare)
+                                                   after_prepare=after_prepare, defaulted=defaulted)
                 except Exception:  # noqa: BLE001 - decided again on the stored object
                     continue
                 if _unchanged(obj, old):
@@ -415,10 +418,21 @@ class GenericStore:
         raise errors.conflict(self.plural, name, "too many concurrent updates", self.group)
 
     def _prepare_guaranteed(self, old: dict, copy: dict, revision: int, namespace: str | None, name: str,
-                            mutate, *, subresource: str, validate: bool, after_prepare) -> dict:
+                            mutate, *, subresource: str, validate: bool, after_prepare,
+                            defaulted: bool = False) -> dict:
         """One attempt's new object: mutate ``copy`` (a second decoding of
         ``old``), check preconditions, prepare, default, track fields,
-        validate (raising APIError)."""
+        validate (raising APIError).
+
+        Defaults: a mutation of the JSON (patch, apply) is defaulted after it,
+        as Kubernetes decodes the patched object; a subresource's own typed
+        write (``validate=False``: binding) is made on the object as read,
+        which Kubernetes defaults when decoding it from storage — so here
+        before the mutation, and not at all when ``copy`` is this store's own
+        write (``defaulted``: defaults already applied, and they are idempotent)."""
+        strategy = self.status_strategy if subresource == "status" else self.strategy
+        if not validate and not defaulted:
+            strategy.default(copy)
         obj = mutate(copy)
         obj.setdefault("metadata", {})
         obj["metadata"]["name"] = name
@@ -429,11 +443,10 @@ class GenericStore:
         if want_uid and want_uid != have_uid:
             raise errors.conflict(self.plural, name, f"Precondition failed: UID in precondition: "
                                   f"{want_uid}, UID in object meta: {have_uid}", self.group)
-        strategy = self.status_strategy if subresource == "status" else self.strategy
         self._carry_system_metadata(obj, old, namespace)
         if validate:
             strategy.prepare_for_update(obj, old)
-        strategy.default(obj)
+            strategy.default(obj)
         if after_prepare is not None:
             after_prepare(obj, old)
         errs = strategy.validate_update(obj, old) if validate else []
@@ -471,7 +484,7 @@ class GenericStore:
                     continue
                 except st.NotFound:
                     raise self.not_found(name) from None
-                self._remember(key, value, kv.mod_revision)
+                self._remember(key, value, kv.mod_revision, defaulted=False)
                 meta["resourceVersion"] = str(kv.mod_revision)
                 return obj, False
             if opts.dry_run:

@@ -131,3 +131,19 @@ def test_uids_are_random_version_4():
     for text in uids:
         u = uuid.UUID(text)
         assert (u.version, u.variant, str(u)) == (4, uuid.RFC_4122, text)
+
+
+async def test_binding_defaults_the_pod_as_read(stores):
+    """Binding's write is made on the object as read, defaulted as Kubernetes
+    decodes it from storage: a pod stored without defaults gets them, whether
+    the update starts from this store's last write or from storage."""
+    pods = stores[("", "pods")]
+    await pods.create("default", _pod("p"))
+    await _write_behind(pods, "default", "p", lambda o: o["spec"].pop("restartPolicy"))
+    out = await pods.guaranteed_update("default", "p", lambda pod: bind(pod, "n1"), validate=False)
+    assert (out["spec"]["nodeName"], out["spec"]["restartPolicy"]) == ("n1", "Always")
+    stored = await pods.get("default", "p")
+    assert stored["spec"]["restartPolicy"] == "Always"
+    await pods.create("default", _pod("q"))  # a guess straight from create: defaulted already
+    out = await pods.guaranteed_update("default", "q", lambda pod: bind(pod, "n2"), validate=False)
+    assert (out["spec"]["nodeName"], out["spec"]["restartPolicy"]) == ("n2", "Always")
