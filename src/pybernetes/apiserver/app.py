@@ -165,6 +165,10 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
         return await handlers.handle(request)
 
     r = app.router
+    # Resource paths first: the router tries the routes sharing a path prefix in
+    # registration order, and nearly every request is one of these.
+    r.add_route("*", "/api/{version}/{tail:.+}", resources)
+    r.add_route("*", "/apis/{group}/{version}/{tail:.+}", resources)
     for path in ("/healthz", "/livez", "/readyz"):
         r.add_get(path, health)
     r.add_get("/version", version)
@@ -176,8 +180,6 @@ def build_app(storage: Storage, config: APIServerConfig = APIServerConfig()) -> 
     r.add_get("/openapi/v2", openapi_v2)
     r.add_get("/openapi/v3", openapi_index)
     r.add_get("/openapi/v3/{path:.+}", openapi_doc)
-    r.add_route("*", "/api/{version}/{tail:.+}", resources)
-    r.add_route("*", "/apis/{group}/{version}/{tail:.+}", resources)
 
     async def on_startup(app: web.Application) -> None:
         await ensure_system_namespaces(handlers)
