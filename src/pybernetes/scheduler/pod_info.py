@@ -25,6 +25,30 @@ def pod_key(pod: Mapping) -> str:
     return f"{md.get('namespace', '')}/{md.get('name', '')}"
 
 
+def _requests_items(c: Mapping) -> tuple:
+    res = c.get("resources")
+    req = res.get("requests") if isinstance(res, dict) else None
+    return tuple(req.items()) if isinstance(req, dict) else ()
+
+
+def _resources_key(spec: Mapping) -> tuple | None:
+    """Everything ``pod_requests``/``nonzero_requests`` read, hashable; None when not hashable."""
+    overhead = spec.get("overhead")
+    key = (tuple(_requests_items(c) for c in spec.get("containers") or ()),
+           tuple((c.get("restartPolicy"), _requests_items(c)) for c in spec.get("initContainers") or ()),
+           tuple(overhead.items()) if isinstance(overhead, dict) else ())
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+# (requests, nonzero) by _resources_key: pods of one template parse their quantities once
+_RESOURCES: dict[tuple, tuple[Resource, tuple[int, int]]] = {}
+_MAX_RESOURCES = 1024
+
+
 def host_ports(spec: Mapping) -> tuple[tuple[str, str, int], ...]:
     """(hostIP, protocol, hostPort) for every container port with a hostPort (init containers too)."""
     out = []
@@ -84,13 +108,26 @@ class PodInfo:
         return bool((self.pod.get("metadata") or {}).get("deletionTimestamp"))
 
     @cached_property
+    def _resources(self) -> tuple[Resource, tuple[int, int]]:
+        key = _resources_key(self.spec)
+        hit = None if key is None else _RESOURCES.get(key)
+        if hit is None:
+            hit = (pod_requests(self.spec), nonzero_requests(self.spec))
+            if key is not None:
+                if len(_RESOURCES) >= _MAX_RESOURCES:
+                    _RESOURCES.clear()
+                _RESOURCES[key] = hit
+        return hit
+
+    @cached_property
     def requests(self) -> Resource:
-        return pod_requests(self.spec)
+        """The effective request; shared by pods with the same requests: read-only."""
+        return self._resources[0]
 
     @cached_property
     def nonzero(self) -> tuple[int, int]:
         """(milli cpu, memory) with unset requests counted as the scoring defaults."""
-        return nonzero_requests(self.spec)
+        return self._resources[1]
 
     @cached_property
     def host_ports(self) -> tuple[tuple[str, str, int], ...]:

@@ -143,3 +143,16 @@ async def test_update_of_unschedulable_pod_retries_it(where):
     q.update(PodInfo(make_pod("p", node_selector={"a": "b"})))
     assert q.where("default/p") == "active"
     assert (await q.pop()).info.node_selector == {"a": "b"}
+
+
+def test_pods_of_one_shape_share_their_parsed_requests():
+    a, b = PodInfo(make_pod("a", cpu="250m", memory="1Gi")), PodInfo(make_pod("b", cpu="250m", memory="1Gi"))
+    assert a.requests is b.requests and a.nonzero == b.nonzero == (250, 1024**3)
+    sidecar = make_pod("c", cpu="250m", memory="1Gi", init=[
+        {"name": "s", "image": "i", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}}])
+    c = PodInfo(sidecar)
+    assert c.requests is not a.requests and c.requests.milli_cpu == 350
+    assert c.nonzero == (350, 1024**3 + 200 * 1024**2)  # the sidecar without a memory request counts 200Mi
+    odd = make_pod("d")
+    odd["spec"]["containers"][0]["resources"] = {"requests": {"cpu": ["1"]}}  # unhashable: parsed alone
+    assert PodInfo(odd).requests.milli_cpu == 0 and PodInfo(odd).nonzero == (0, 200 * 1024**2)
