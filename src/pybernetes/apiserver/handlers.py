@@ -45,6 +45,10 @@ _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                 "application/strategic-merge-patch+json")
 
 
+# The answer to a binding or an eviction (always the same bytes).
+_CREATED_STATUS = orjson.dumps(errors.status_success(code=201))
+
+
 def _json(obj, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     """A JSON response; API objects keep Kubernetes' key order (kind, apiVersion, metadata, ...)."""
     if isinstance(obj, bytes):
@@ -455,7 +459,7 @@ class APIHandlers:
                                  causes([err]))
         await store.guaranteed_update(info.namespace, info.name, lambda pod: bind(pod, node),
                                      validate=False)
-        return _json(errors.status_success(code=201), 201)
+        return _json(_CREATED_STATUS, 201)
 
     async def eviction(self, request: web.Request, info: RequestInfo, store: GenericStore):
         if request.method != "POST":
@@ -466,7 +470,7 @@ class APIHandlers:
         await store.delete(info.namespace, info.name, DeleteOptions(
             grace_period_seconds=delete_opts.get("gracePeriodSeconds"),
             precondition_uid=pre.get("uid"), precondition_rv=pre.get("resourceVersion")))
-        return _json(errors.status_success(code=201), 201)
+        return _json(_CREATED_STATUS, 201)
 
     async def scale(self, request: web.Request, info: RequestInfo, store: GenericStore):
         m = request.method
