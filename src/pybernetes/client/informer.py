@@ -32,6 +32,7 @@ Contract (client-go ``shared_informer.go``):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import logging
@@ -88,7 +89,9 @@ class Registration:
         self.on_add = on_add
         self.on_update = on_update
         self.on_delete = on_delete
-        self._buffer: asyncio.Queue = asyncio.Queue()
+        # a plain deque and one waiter: asyncio.Queue's bookkeeping showed per event under load
+        self._buffer: collections.deque = collections.deque()
+        self._waiter: asyncio.Future | None = None
         self._task: asyncio.Task | None = None
         self._synced = asyncio.Event()
 
@@ -105,7 +108,12 @@ class Registration:
         return True
 
     def _push(self, item: Any) -> None:
-        self._buffer.put_nowait(item)
+        self._buffer.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._deliver(), name="informer-handler")
 
@@ -113,8 +121,11 @@ class Registration:
         handlers = {"add": self.on_add, "update": self.on_update, "delete": self.on_delete}
         buffer = self._buffer
         while True:
-            # a buffered item is taken directly (no get() coroutine per item)
-            item = buffer.get_nowait() if buffer.qsize() else await buffer.get()
+            if not buffer:
+                self._waiter = asyncio.get_running_loop().create_future()
+                await self._waiter
+                continue
+            item = buffer.popleft()
             if item is _SYNCED:
                 self._synced.set()
                 continue
@@ -139,7 +150,7 @@ class Registration:
     @property
     def pending(self) -> int:
         """Notifications buffered and not yet handled."""
-        return self._buffer.qsize()
+        return len(self._buffer)
 
 
 class Informer:
