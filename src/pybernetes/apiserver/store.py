@@ -286,38 +286,62 @@ class GenericStore:
         meta["name"] = name
         want_rv = meta.get("resourceVersion") or ""
         strategy = self.status_strategy if subresource == "status" else self.strategy
+        # As in guaranteed_update, the first attempt may start from this store's last
+        # write; whatever a stale guess could decide wrongly is decided again on a read.
+        key = self.resource.key(namespace, name)
+        guess = self._recent.get(key) if self._guess_ok and not dry_run else None
         for _ in range(_MAX_CAS_RETRIES):
-            try:
-                old, revision = await self._read(namespace, name)
-            except errors.APIError:
-                if not allow_create or subresource:
-                    raise
-                if want_rv:
-                    raise self.not_found(name) from None
+            from_guess = guess is not None
+            if guess is not None:
+                raw, revision, _defaulted = guess
+                old, guess = decode(raw, revision), None
+            else:
                 try:
-                    return await self.create(namespace, new, dry_run=dry_run,
-                                             after_prepare=after_prepare), True
-                except errors.APIError as e:
-                    if e.reason == "AlreadyExists":
-                        continue  # raced with another create: update instead
-                    raise
+                    old, revision = await self._read(namespace, name)
+                except errors.APIError:
+                    if not allow_create or subresource:
+                        raise
+                    if want_rv:
+                        raise self.not_found(name) from None
+                    try:
+                        return await self.create(namespace, new, dry_run=dry_run,
+                                                 after_prepare=after_prepare), True
+                    except errors.APIError as e:
+                        if e.reason == "AlreadyExists":
+                            continue  # raced with another create: update instead
+                        raise
             if want_rv and want_rv != str(revision):
+                if from_guess:
+                    continue
                 raise errors.modified_conflict(self.plural, name, self.group)
-            obj = _copy(new)
-            self._carry_system_metadata(obj, old, namespace)
-            strategy.prepare_for_update(obj, old)
-            strategy.default(obj)
-            if after_prepare is not None:
-                after_prepare(obj, old)
-            errs = strategy.validate_update(obj, old)
-            if errs:
-                raise self._invalid(name, errs)
+            try:
+                obj = _copy(new)
+                self._carry_system_metadata(obj, old, namespace)
+                strategy.prepare_for_update(obj, old)
+                strategy.default(obj)
+                if after_prepare is not None:
+                    after_prepare(obj, old)
+                errs = strategy.validate_update(obj, old)
+                if errs:
+                    raise self._invalid(name, errs)
+            except Exception:
+                if from_guess:
+                    continue  # decided again on the stored object
+                raise
+            if from_guess and _unchanged(obj, old):
+                continue  # a no-op answers with the stored object: read it
             if dry_run:
                 obj["metadata"]["resourceVersion"] = str(revision)  # nothing written: still the stored one
                 return obj, False
             await self.strategy.before_update(self, obj, old)
-            result = await self._write_update(obj, old, revision, namespace, name)
+            try:
+                result = await self._write_update(obj, old, revision, namespace, name)
+            except errors.APIError as e:
+                if from_guess and e.code == 404:
+                    continue  # deleted meanwhile: a PUT may create it again
+                raise
             if result is None:
+                # From a guess too: its revision equals want_rv, so storage is elsewhere.
                 if want_rv:
                     raise errors.modified_conflict(self.plural, name, self.group)
                 continue

@@ -147,3 +147,49 @@ async def test_binding_defaults_the_pod_as_read(stores):
     await pods.create("default", _pod("q"))  # a guess straight from create: defaulted already
     out = await pods.guaranteed_update("default", "q", lambda pod: bind(pod, "n2"), validate=False)
     assert (out["spec"]["nodeName"], out["spec"]["restartPolicy"]) == ("n2", "Always")
+
+
+def _lease(name: str, holder: str, rv: str = "") -> dict:
+    meta = {"name": name, **({"resourceVersion": rv} if rv else {})}
+    return {"metadata": meta, "spec": {"holderIdentity": holder, "leaseDurationSeconds": 40}}
+
+
+async def _lease_written_behind(stores) -> tuple[object, str, str]:
+    """A lease this store created, then renewed by another writer: (store, created rv, current rv)."""
+    leases = stores[("coordination.k8s.io", "leases")]
+    created = await leases.create("default", _lease("l", "a"))
+    await _write_behind(leases, "default", "l", lambda o: o["spec"].update(holderIdentity="b"))
+    current = await leases.get("default", "l")
+    return leases, created["metadata"]["resourceVersion"], current["metadata"]["resourceVersion"]
+
+
+async def test_put_with_the_current_resource_version_succeeds_past_a_stale_guess(stores):
+    leases, _, current = await _lease_written_behind(stores)
+    out, created = await leases.update("default", "l", _lease("l", "c", current))
+    assert not created and out["spec"]["holderIdentity"] == "c"
+    assert int(out["metadata"]["resourceVersion"]) > int(current)
+
+
+async def test_put_with_the_guessed_resource_version_is_a_conflict(stores):
+    leases, old_rv, _ = await _lease_written_behind(stores)
+    with pytest.raises(errors.APIError) as e:
+        await leases.update("default", "l", _lease("l", "c", old_rv))
+    assert e.value.code == 409
+    assert (await leases.get("default", "l"))["spec"]["holderIdentity"] == "b"
+
+
+async def test_put_equal_to_the_stale_guess_still_writes(stores):
+    leases, _, current = await _lease_written_behind(stores)
+    out, _ = await leases.update("default", "l", _lease("l", "a"))  # what this store last wrote
+    assert out["spec"]["holderIdentity"] == "a"
+    assert int(out["metadata"]["resourceVersion"]) > int(current)
+    assert (await leases.get("default", "l"))["spec"]["holderIdentity"] == "a"
+
+
+async def test_put_after_a_delete_elsewhere_creates(stores):
+    leases = stores[("coordination.k8s.io", "leases")]
+    await leases.create("default", _lease("l", "a"))
+    kv = await leases.storage.get(leases.resource.key("default", "l"))
+    await leases.storage.delete(kv.key, expected_revision=kv.mod_revision)
+    out, created = await leases.update("default", "l", _lease("l", "c"))
+    assert created and out["spec"]["holderIdentity"] == "c"
