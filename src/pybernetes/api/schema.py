@@ -250,6 +250,18 @@ class _Walker:
         else:
             self.types.append(f"json: cannot unmarshal {value_desc} into Go value of type {go_type}")
 
+    def member(self, sub: Any, child: _Node) -> None:
+        """A struct field's (non-null) value: the common scalar leaves checked here, the rest walked."""
+        ck = child.kind
+        if ck == _STRING:
+            if type(sub) is not str:
+                self.type_error(_json_kind(sub), "string")
+        elif ck == _BOOL:
+            if type(sub) is not bool:
+                self.type_error(_json_kind(sub), "bool")
+        elif ck != _ANY:
+            self.walk(sub, child)
+
     def walk(self, v: Any, node: _Node) -> None:
         if v is None:
             return  # Go decodes null into anything as the zero value
@@ -272,16 +284,7 @@ class _Walker:
                             bad = []
                         bad.append(k)
                 elif sub is not None:
-                    ck = child.kind
-                    # fast paths for the common scalar leaves
-                    if ck == _STRING:
-                        if type(sub) is not str:
-                            self.type_error(_json_kind(sub), "string")
-                    elif ck == _BOOL:
-                        if type(sub) is not bool:
-                            self.type_error(_json_kind(sub), "bool")
-                    elif ck != _ANY:
-                        self.walk(sub, child)
+                    self.member(sub, child)
                 stack.pop()
             self.structs.pop()
             if bad:
@@ -427,16 +430,8 @@ def _check_sections(w: _Walker, obj: dict, root: _Node, definition_name: str) ->
                 w.unknown.append(_k8s_path(w.stack))
                 if w.drop:
                     bad.append(k)
-            elif sub is not None:  # as the struct case of _Walker.walk
-                ck = child.kind
-                if ck == _STRING:
-                    if type(sub) is not str:
-                        w.type_error(_json_kind(sub), "string")
-                elif ck == _BOOL:
-                    if type(sub) is not bool:
-                        w.type_error(_json_kind(sub), "bool")
-                elif ck != _ANY:
-                    w.walk(sub, child)
+            elif sub is not None:
+                w.member(sub, child)
             w.stack.pop()
             continue
         try:

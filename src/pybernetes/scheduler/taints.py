@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 __all__ = [
     "tolerates",
     "tolerates_any",
+    "TaintExemption",
     "find_untolerated",
     "NO_SCHEDULE",
     "NO_EXECUTE",
@@ -48,3 +49,24 @@ def find_untolerated(taints: Iterable[Mapping], tolerations: Iterable[Mapping],
         if include(taint) and not tolerates_any(tols, taint):
             return taint
     return None
+
+
+class TaintExemption:
+    """Whether a pod tolerates one fixed taint (a node condition's), remembered per
+    set of tolerations: pods of one template share them, and every admitted pod
+    carries the default not-ready/unreachable ones, so the check repeats per pod."""
+
+    def __init__(self, taint: Mapping, *, size: int = 1024) -> None:
+        self.taint = taint
+        self._size = size
+        self._seen: dict[bytes, bool] = {}
+
+    def __call__(self, pod) -> bool:
+        if not pod.tolerations:
+            return False
+        hit = self._seen.get(pod.tolerations_key)
+        if hit is None:
+            if len(self._seen) >= self._size:
+                self._seen.clear()
+            hit = self._seen[pod.tolerations_key] = tolerates_any(pod.tolerations, self.taint)
+        return hit

@@ -7,26 +7,14 @@ A pod that tolerates the ``node.kubernetes.io/not-ready`` NoSchedule taint
 from __future__ import annotations
 
 from ..framework import Plugin, Status, unschedulable
-from ..taints import NO_SCHEDULE, TAINT_NOT_READY, tolerates_any
+from ..taints import NO_SCHEDULE, TAINT_NOT_READY, TaintExemption
 
 __all__ = ["NodeReady", "ERR_REASON_NOT_READY", "fits"]
 
 ERR_REASON_NOT_READY = "node(s) were not ready"
 _NOT_READY_TAINT = {"key": TAINT_NOT_READY, "effect": NO_SCHEDULE}
 
-
-_EXEMPT: dict[bytes, bool] = {}  # by the pod's tolerations: pods of one template share them
-
-
-def _exempt(pod) -> bool:
-    if not pod.tolerations:
-        return False
-    hit = _EXEMPT.get(pod.tolerations_key)
-    if hit is None:
-        if len(_EXEMPT) >= 1024:
-            _EXEMPT.clear()
-        hit = _EXEMPT[pod.tolerations_key] = tolerates_any(pod.tolerations, _NOT_READY_TAINT)
-    return hit
+_exempt = TaintExemption(_NOT_READY_TAINT)
 
 
 def fits(pod, node_info) -> bool:

@@ -6,26 +6,14 @@ Unless the pod tolerates the ``node.kubernetes.io/unschedulable`` NoSchedule tai
 from __future__ import annotations
 
 from ..framework import Plugin, Status, unschedulable
-from ..taints import NO_SCHEDULE, TAINT_UNSCHEDULABLE, tolerates_any
+from ..taints import NO_SCHEDULE, TAINT_UNSCHEDULABLE, TaintExemption
 
 __all__ = ["NodeUnschedulable", "ERR_REASON_UNSCHEDULABLE", "fits"]
 
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 _TAINT = {"key": TAINT_UNSCHEDULABLE, "effect": NO_SCHEDULE}
 
-
-_EXEMPT: dict[bytes, bool] = {}  # by the pod's tolerations: pods of one template share them
-
-
-def _exempt(pod) -> bool:
-    if not pod.tolerations:
-        return False
-    hit = _EXEMPT.get(pod.tolerations_key)
-    if hit is None:
-        if len(_EXEMPT) >= 1024:
-            _EXEMPT.clear()
-        hit = _EXEMPT[pod.tolerations_key] = tolerates_any(pod.tolerations, _TAINT)
-    return hit
+_exempt = TaintExemption(_TAINT)
 
 
 def fits(pod, node_info) -> bool:
