@@ -282,16 +282,26 @@ class EtcdCluster:
         """Start every member and wait until each reports healthy (a leader exists).
 
         With ``tls`` the client URLs are https and require a client certificate."""
-        cluster = cls(base_dir, size=size, extra_args=extra_args, tls=tls)
-        cluster.base_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            for m in cluster.members:
-                m.spawn()
-            cluster.wait_healthy()
-        except BaseException:
-            cluster.stop()
-            raise
-        return cluster
+        for attempt in range(3):
+            cluster = cls(base_dir, size=size, extra_args=extra_args, tls=tls)
+            cluster.base_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                for m in cluster.members:
+                    m.spawn()
+                cluster.wait_healthy()
+                return cluster
+            except RuntimeError as e:
+                cluster.stop()
+                # a port free a moment ago was taken before etcd bound it: new ports, clean dirs
+                if "address already in use" not in str(e) or attempt == 2:
+                    raise
+                for m in cluster.members:
+                    shutil.rmtree(m.data_dir, ignore_errors=True)
+                    m.log_path.unlink(missing_ok=True)
+            except BaseException:
+                cluster.stop()
+                raise
+        raise AssertionError("unreachable")
 
     @property
     def client_urls(self) -> list[str]:
