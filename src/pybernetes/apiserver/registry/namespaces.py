@@ -125,10 +125,10 @@ class NamespaceLifecycle:
         while not self._closed:
             watch = None
             try:
-                # Subscribe first ("from now"), then list: an event at or below the
-                # list's revision is already in it and is skipped.
-                watch = self.storage.watch(self._prefix, start_revision=0)
+                # List, then watch from the revision after the list's: no change is
+                # missed or applied twice, whenever the backend's watch starts.
                 res = await self.storage.list(self._prefix)
+                watch = self.storage.watch(self._prefix, start_revision=res.revision + 1)
                 self._terminating = {kv.key[len(self._prefix):]: _is_terminating(orjson.loads(kv.value))
                                      for kv in res.items}
                 self._listed = res.revision
