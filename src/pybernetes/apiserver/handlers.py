@@ -457,8 +457,10 @@ class APIHandlers:
             err = required("target.name", "")
             raise errors.invalid("Binding", info.name, invalid_message("Binding", info.name, [err]),
                                  causes([err]))
-        await store.guaranteed_update(info.namespace, info.name, lambda pod: bind(pod, node),
-                                     validate=False)
+        meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+        uid, rv = str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
+        await store.guaranteed_update(info.namespace, info.name,
+                                      lambda pod: bind(pod, node, uid=uid, resource_version=rv), validate=False)
         return _json(_CREATED_STATUS, 201)
 
     async def eviction(self, request: web.Request, info: RequestInfo, store: GenericStore):

@@ -195,6 +195,28 @@ async def test_binding_sets_node_once(wire):
     assert status == 409 and 'already assigned to node "node-a"' in body["message"]
 
 
+async def test_binding_preconditions_uid_and_resource_version(wire):
+    _, created, _ = await wire.req("POST", f"{NS}/pods", pod("b2"))
+    uid, rv = created["metadata"]["uid"], created["metadata"]["resourceVersion"]
+    binding = {"apiVersion": "v1", "kind": "Binding", "target": {"name": "node-a"}}
+    status, body, _ = await wire.req("POST", f"{NS}/pods/b2/binding",
+                                     {**binding, "metadata": {"name": "b2", "uid": "not-" + uid}})
+    assert status == 409 and body["reason"] == "Conflict"
+    assert body["message"] == (f'Operation cannot be fulfilled on pods "b2": Precondition failed: '
+                               f'UID in precondition: not-{uid}, UID in object meta: {uid}')
+    status, body, _ = await wire.req("POST", f"{NS}/pods/b2/binding",
+                                     {**binding, "metadata": {"name": "b2", "resourceVersion": "1"}})
+    assert status == 409 and "Precondition failed: ResourceVersion in precondition: 1, " \
+        f"ResourceVersion in object meta: {rv}" in body["message"]
+    _, p, _ = await wire.req("GET", f"{NS}/pods/b2")
+    assert not p["spec"].get("nodeName")  # neither refused binding landed
+    status, _, _ = await wire.req("POST", f"{NS}/pods/b2/binding",
+                                  {**binding, "metadata": {"name": "b2", "uid": uid, "resourceVersion": rv}})
+    assert status == 201
+    _, p, _ = await wire.req("GET", f"{NS}/pods/b2")
+    assert p["spec"]["nodeName"] == "node-a"
+
+
 async def test_namespace_must_exist_and_not_terminate(wire):
     status, body, _ = await wire.req("POST", "/api/v1/namespaces/nope/pods", pod("x"))
     assert status == 404 and body["message"] == 'namespaces "nope" not found'

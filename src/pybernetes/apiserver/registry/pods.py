@@ -30,10 +30,23 @@ class PodStrategy(Strategy):
         return max(int(requested), 0)
 
 
-def bind(pod: dict, node: str) -> dict:
-    """Set spec.nodeName once; a bound pod refuses a new binding (409)."""
+def bind(pod: dict, node: str, *, uid: str = "", resource_version: str = "") -> dict:
+    """Set spec.nodeName once; a bound pod refuses a new binding (409).
+
+    The Binding's ``metadata.uid`` / ``resourceVersion``, when set, are
+    preconditions checked first (409), as Kubernetes' BindingREST does: the
+    scheduler names the UID it decided for, so a pod deleted and created again
+    under the same name is not bound by a stale decision."""
     spec = pod.setdefault("spec", {})
-    name = pod["metadata"]["name"]
+    meta = pod["metadata"]
+    name = meta["name"]
+    if uid and uid != meta.get("uid"):
+        raise errors.conflict("pods", name, f"Precondition failed: UID in precondition: {uid}, "
+                                            f"UID in object meta: {meta.get('uid') or ''}")
+    if resource_version and resource_version != meta.get("resourceVersion"):
+        raise errors.conflict("pods", name, f"Precondition failed: ResourceVersion in precondition: "
+                                            f"{resource_version}, ResourceVersion in object meta: "
+                                            f"{meta.get('resourceVersion') or ''}")
     if pod["metadata"].get("deletionTimestamp"):
         raise errors.conflict("pods", name, f"pod {name} is being deleted, cannot be assigned to a host")
     if spec.get("nodeName"):
